@@ -1,0 +1,59 @@
+"""Durations as they are written in scenarios (`90s`, `15m`, `1h`, `15d`, `2w`) and as seconds inside.
+
+Time inside tokensim is always seconds as a float. `unlimited` and `none` are kept as `None` by the
+callers that allow them; this module only parses and formats.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+SECOND = 1.0
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 86400.0
+WEEK = 7 * DAY
+#: A month in every per-month figure (forced re-authentications per user and month, ...).
+MONTH = 30 * DAY
+
+UNITS: dict[str, float] = {"s": SECOND, "m": MINUTE, "h": HOUR, "d": DAY, "w": WEEK}
+
+_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>[smhdw]?)\s*$")
+
+DURATION_HELP = "a duration such as 90s, 15m, 1h, 15d, 2w or plain seconds"
+
+
+def parse_duration(value: object) -> float:
+    """Return a duration in seconds from `90s`, `15m`, `1h`, `15d`, `2w`, or a plain number of seconds.
+
+    Raises ValueError with a message that says what is allowed. Booleans are refused (YAML turns
+    `yes` into True, which is never a duration).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+        seconds = float(match["value"]) * UNITS[match["unit"] or "s"]
+    else:
+        raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"expected a non-negative finite duration, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float | None) -> str:
+    """Format seconds back into the largest unit that divides them exactly (`None` -> `unlimited`)."""
+    if seconds is None:
+        return "unlimited"
+    for unit in ("w", "d", "h", "m"):
+        size = UNITS[unit]
+        if seconds >= size and float(seconds / size).is_integer():
+            return f"{int(seconds // size)}{unit}"
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{seconds:g}s"

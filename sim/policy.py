@@ -1,0 +1,180 @@
+"""The refresh-token policy model: the knobs an identity provider exposes, validated once.
+
+A `Policy` is built from a plain dict (as it comes from YAML) with `Policy.from_dict`, which raises a
+`ConfigError` naming the field, the value and what is allowed. Durations are held in seconds; `None`
+stands for `unlimited` (absolute lifetime, cap) and `none` (sliding lifetime).
+
+Field reference (also in the README):
+
+- `refresh_token_usage`: `reuse` (same token on every refresh) | `one_time` (rotation: a new token, the
+  old one consumed).
+- `absolute_lifetime`: deadline counted from the authorization and kept across rotations, or `unlimited`.
+- `sliding_lifetime`: each successful use moves the deadline to `min(now + sliding, authorized_at +
+  absolute)`, or `none`.
+- `max_tokens_per_user`: valid chains a user may hold at once, or `unlimited`.
+- `on_cap`: `evict_oldest` | `evict_least_recently_used` | `reject_new`.
+- `access_token_lifetime`: the JWT `exp` of each access token; access tokens are never revoked.
+- `reuse_interval`: how long after its consumption the chain's immediate predecessor still succeeds
+  (an idempotent retry that gets the chain's current token).
+- `on_reuse`: `reject` | `revoke_family`: what a consumed token presented outside the interval does.
+- `preset`: a vendor preset that fills defaults and enforces that vendor's limits (see `sim.presets`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from sim.durations import DURATION_HELP, format_duration, parse_duration
+from sim.validation import ConfigError, describe_errors
+
+_UNLIMITED_WORDS = {"unlimited", "none", "never", "infinite"}
+
+
+def _positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"must be a positive duration ({DURATION_HELP}), got {value!r}")
+    return seconds
+
+
+def _duration_or_unlimited(value: object) -> float | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _UNLIMITED_WORDS):
+        return None
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(
+            f"must be a positive duration ({DURATION_HELP}) or 'unlimited'/'none', got {value!r}"
+        )
+    return seconds
+
+
+def _count_or_unlimited(value: object) -> int | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() in _UNLIMITED_WORDS):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a positive whole number or 'unlimited', got {value!r}")
+    if value < 1:
+        raise ValueError(f"must be at least 1 or 'unlimited', got {value!r}")
+    return value
+
+
+#: A strictly positive duration in seconds.
+PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
+#: A non-negative duration in seconds (0 allowed).
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+#: A positive duration, or None for `unlimited` / `none`.
+OptionalDuration = Annotated[float | None, BeforeValidator(_duration_or_unlimited)]
+#: A positive count, or None for `unlimited`.
+OptionalCount = Annotated[int | None, BeforeValidator(_count_or_unlimited)]
+
+RefreshTokenUsage = Literal["reuse", "one_time"]
+OnCap = Literal["evict_oldest", "evict_least_recently_used", "reject_new"]
+OnReuse = Literal["reject", "revoke_family"]
+
+#: Defaults when no preset is named (IdentityServer v7's: reuse, 30 days absolute, no sliding).
+GENERIC_DEFAULTS: dict[str, Any] = {
+    "refresh_token_usage": "reuse",
+    "absolute_lifetime": "30d",
+    "sliding_lifetime": "none",
+    "max_tokens_per_user": "unlimited",
+    "on_cap": "evict_oldest",
+    "access_token_lifetime": "1h",
+    "reuse_interval": "0s",
+    "on_reuse": "reject",
+}
+
+
+def policy_error(field: str, message: str) -> PydanticCustomError:
+    """An error about one field, raised from a model-level check (the field is kept in `ctx`)."""
+    return PydanticCustomError("policy_rule", "{message}", {"field": field, "message": message})
+
+
+class Policy(BaseModel):
+    """A validated refresh-token policy. Build it with `Policy.from_dict`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    preset: str | None = None
+    refresh_token_usage: RefreshTokenUsage
+    absolute_lifetime: OptionalDuration
+    sliding_lifetime: OptionalDuration
+    max_tokens_per_user: OptionalCount
+    on_cap: OnCap
+    access_token_lifetime: PositiveDuration
+    reuse_interval: Duration
+    on_reuse: OnReuse
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        from sim.presets import get_preset  # presets import this module
+
+        preset_name = data.get("preset")
+        defaults = dict(GENERIC_DEFAULTS)
+        if preset_name is not None:
+            preset = get_preset(preset_name)
+            if preset is not None:  # an unknown name is reported by the rule check below
+                defaults.update(preset.defaults)
+        return {**defaults, **data}
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Policy:
+        if self.preset is not None:
+            from sim.presets import PRESETS, get_preset
+
+            preset = get_preset(self.preset)
+            if preset is None:
+                from sim.validation import suggest
+
+                hint = suggest(self.preset, list(PRESETS))
+                raise policy_error(
+                    "preset",
+                    f"unknown preset {self.preset!r}"
+                    + (f"; did you mean {hint!r}?" if hint else f"; available: {', '.join(PRESETS)}"),
+                )
+        if self.refresh_token_usage == "reuse" and self.reuse_interval > 0:
+            raise policy_error(
+                "reuse_interval",
+                "reuse_interval applies only to refresh_token_usage: one_time (with reuse the same "
+                f"token is returned on every refresh), got {format_duration(self.reuse_interval)}",
+            )
+        if self.preset is not None:
+            preset.check(self)
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | None = None) -> Policy:
+        """Validate a plain dict into a Policy; raise ConfigError with readable problems otherwise."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(describe_errors(exc, cls), source=source) from None
+
+    # Convenience views used by the engine and the reports.
+    @property
+    def one_time(self) -> bool:
+        """True when refresh tokens rotate (each is consumed by its use)."""
+        return self.refresh_token_usage == "one_time"
+
+    def to_config(self) -> dict[str, Any]:
+        """The policy as it would be written in YAML, every default applied."""
+        return {
+            "preset": self.preset,
+            "refresh_token_usage": self.refresh_token_usage,
+            "absolute_lifetime": format_duration(self.absolute_lifetime),
+            "sliding_lifetime": "none" if self.sliding_lifetime is None else format_duration(
+                self.sliding_lifetime
+            ),
+            "max_tokens_per_user": (
+                "unlimited" if self.max_tokens_per_user is None else self.max_tokens_per_user
+            ),
+            "on_cap": self.on_cap,
+            "access_token_lifetime": format_duration(self.access_token_lifetime),
+            "reuse_interval": format_duration(self.reuse_interval),
+            "on_reuse": self.on_reuse,
+        }
