@@ -1,0 +1,153 @@
+"""`tokensim run SCENARIO --out DIR`: run a scenario and write its tables, summary and a terminal table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim.output import write_atomic, write_text_atomic
+from sim.runner import RunResult, run_scenario
+from sim.scenario import Scenario, load_scenario
+from sim.summary import build_summary
+
+HEADLINE = (
+    ("forced_reauth_per_user_month", "forced re-auths / user / month"),
+    ("mid_session_reauth_per_user_month", "  of which mid-session"),
+    ("users_with_forced_reauth_share_monthly", "users forced in a month (share)"),
+    ("logins_per_user_month", "logins / user / month"),
+    ("refresh_requests_per_user_month", "refresh requests / user / month"),
+    ("evictions_per_user_month", "evictions / user / month"),
+    ("active_chains_per_user", "active chains / user"),
+    ("active_chains_peak", "active chains, peak"),
+    ("chain_lifetime_days_median", "chain lifetime, median (days)"),
+    ("token_requests_per_second_peak", "token requests / s, busiest minute"),
+)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Implement `tokensim run` (bad input raises ConfigError / UsageError, reported by the CLI)."""
+    from sim.cli import UsageError
+
+    scenario = load_scenario(args.scenario)
+    if args.replications is not None and args.replications < 1:
+        raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    if args.users_scale is not None and not args.users_scale > 0:
+        raise UsageError(f"--users-scale must be positive, got {args.users_scale}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    scenario = scenario.with_overrides(
+        replications=args.replications, seed=args.seed, users_scale=args.users_scale
+    )
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise UsageError(f"--out {out} is not empty; use --force to overwrite its files")
+
+    console = Console(stderr=True, quiet=args.quiet)
+    started = time.perf_counter()
+    result = _run_with_progress(scenario, args.workers, console)
+    elapsed = time.perf_counter() - started
+    summary = write_run(result, out, args.format)
+    if not args.quiet:
+        print_summary(summary, Console(), elapsed, out)
+    return 0
+
+
+def _run_with_progress(scenario: Scenario, workers: int | None, console: Console) -> RunResult:
+    if not console.is_terminal or console.quiet:
+        return run_scenario(scenario, workers=workers)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} users"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"{scenario.name}", total=None)
+
+        def update(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        return run_scenario(scenario, workers=workers, progress=update)
+
+
+def write_run(result: RunResult, out: Path, fmt: str = "parquet") -> dict[str, Any]:
+    """Write summary.json and the tables into `out` (each file atomically); return the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary = build_summary(result.scenario, result.replication_metrics)
+    tables = {
+        "chains": result.chains,
+        "reauths": result.reauths,
+        "timeseries": result.timeseries,
+        "replications": result.replication_metrics,
+    }
+    for name, frame in tables.items():
+        write_table(frame, out / f"{name}.{fmt}", fmt)
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    return summary
+
+
+def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Write one table as Parquet or CSV, atomically."""
+    if fmt == "csv":
+        write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    else:
+        write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def _fmt(block: dict[str, Any]) -> tuple[str, str]:
+    mean = block["mean"]
+    low, high = block["ci95"]
+    if mean is None:
+        return "n/a", ""
+    interval = "" if low is None else f"{low:.4g} – {high:.4g}"
+    return f"{mean:.4g}", interval
+
+
+def print_summary(summary: dict[str, Any], console: Console, elapsed: float, out: Path) -> None:
+    """The short human summary: headline metrics with their intervals, overall and per persona."""
+    personas = list(summary["by_persona"])
+    table = Table(
+        title=(
+            f"{summary['scenario']}: {summary['users']:,} users, {summary['horizon_days']:g} days "
+            f"(warm-up {summary['warmup_days']:g}), {summary['replications']} replication(s), "
+            f"seed {summary['seed']}"
+        ),
+        title_justify="left",
+    )
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("95% CI", justify="right")
+    if len(personas) > 1:
+        for persona in personas:
+            table.add_column(persona, justify="right")
+    for name, label in HEADLINE:
+        mean, interval = _fmt(summary["metrics"][name])
+        cells = [label, mean, interval]
+        if len(personas) > 1:
+            cells += [_fmt(summary["by_persona"][p][name])[0] for p in personas]
+        table.add_row(*cells)
+    console.print(table)
+    causes = {
+        name.split(".", 1)[1]: block["mean"]
+        for name, block in summary["metrics"].items()
+        if name.startswith("forced_reauth_per_user_month.") and block["mean"]
+    }
+    total = summary["metrics"]["forced_reauth_per_user_month"]["mean"] or 0.0
+    if causes and total:
+        ranked = sorted(causes.items(), key=lambda kv: -kv[1])
+        parts = ", ".join(f"{cause} {value / total:.0%}" for cause, value in ranked)
+        console.print(f"forced re-authentications by cause: {parts}")
+    console.print(f"wrote {out}/ in {elapsed:.1f} s", style="dim")
+    sys.stdout.flush()

@@ -1,0 +1,310 @@
+"""Metrics: turn the recorded tables of a run into one value per metric, replication and persona.
+
+Every figure covers the measured window [warmup, horizon]. A month is 30 days. Each metric is computed
+per replication, for the whole population (persona `"*"`) and for each persona, so that the statistics
+layer can put a confidence interval on it across replications.
+
+Censoring: a chain still valid at the horizon has no end. `chain_lifetime_days_median` is the
+Kaplan-Meier median (scipy.stats.ecdf on right-censored data), which uses censored chains properly;
+`chain_lifetime_days_mean` is the mean over chains that ended (censored chains excluded, so it is biased
+low when many chains outlive the horizon; `chains_censored_share` says how many did).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.durations import DAY, HOUR, MONTH
+from sim.engine import FAILURE_REASONS
+
+ALL = "*"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric's public name, unit and one-line meaning (documented in docs/metrics.md)."""
+
+    name: str
+    unit: str
+    description: str
+
+
+CAUSES = FAILURE_REASONS
+
+METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("forced_reauth_per_user_month", "per user per month",
+               "forced re-authentications (a refresh failed, the user had to log in again)"),
+    *(
+        MetricSpec(f"forced_reauth_per_user_month.{cause}", "per user per month",
+                   f"forced re-authentications caused by {cause}")
+        for cause in CAUSES
+    ),
+    MetricSpec("mid_session_reauth_per_user_month", "per user per month",
+               "forced re-authentications that interrupted a session (an expiry during the session)"),
+    MetricSpec("users_with_forced_reauth_share_monthly", "share of users",
+               "share of users with at least one forced re-authentication in a 30-day month"),
+    MetricSpec("logins_per_user_month", "per user per month",
+               "authorizations of every kind (first, fresh, after logout, new device, forced)"),
+    MetricSpec("rejected_logins_per_user_month", "per user per month",
+               "logins refused at the cap (on_cap: reject_new)"),
+    MetricSpec("refresh_requests_per_user_month", "per user per month",
+               "refresh-token requests sent to the token endpoint, failed ones included"),
+    MetricSpec("failed_refresh_share", "share of refresh requests", "refresh requests that failed"),
+    MetricSpec("evictions_per_user_month", "per user per month", "chains evicted by the per-user cap"),
+    MetricSpec("active_chains_per_user", "chains per user",
+               "valid chains a user holds, time-averaged over the window"),
+    MetricSpec("active_chains_peak", "chains",
+               "most valid chains held on the server at once (whole population or persona)"),
+    MetricSpec("active_chains_per_user_max", "chains", "most valid chains any one user held at once"),
+    MetricSpec("chain_lifetime_days_mean", "days",
+               "mean lifetime of chains authorized in the window that ended (censored excluded)"),
+    MetricSpec("chain_lifetime_days_median", "days",
+               "Kaplan-Meier median lifetime of chains authorized in the window (censored at the horizon)"),
+    MetricSpec("chains_censored_share", "share of chains",
+               "chains authorized in the window still valid at the horizon"),
+    MetricSpec("token_requests_per_second_peak", "requests per second",
+               "token-endpoint requests (logins and refreshes) in the busiest minute, divided by 60"),
+)
+METRIC_UNITS = {m.name: m.unit for m in METRICS}
+
+
+@dataclass(frozen=True)
+class Window:
+    """The measured window of a run."""
+
+    warmup: float
+    horizon: float
+
+    @property
+    def length(self) -> float:
+        """Seconds measured."""
+        return self.horizon - self.warmup
+
+    @property
+    def months(self) -> float:
+        """Months (of 30 days) measured."""
+        return self.length / MONTH
+
+
+def replication_metrics(
+    chains: pd.DataFrame,
+    reauths: pd.DataFrame,
+    minute_requests: dict[tuple[int, str], np.ndarray],
+    hourly_counts: dict[tuple[int, str], np.ndarray],
+    rejected_logins: dict[tuple[int, str], list[float]],
+    users: dict[tuple[int, str], int],
+    window: Window,
+    replications: Iterable[int],
+    personas: list[str],
+) -> pd.DataFrame:
+    """One row per (replication, persona incl. "*") with a column per metric."""
+    rows = []
+    chain_groups = dict(tuple(chains.groupby(["replication", "persona"], sort=False)))
+    reauth_groups = dict(tuple(reauths.groupby(["replication", "persona"], sort=False)))
+    empty_chains = chains.iloc[0:0]
+    empty_reauths = reauths.iloc[0:0]
+    for replication in replications:
+        for persona in [ALL, *personas]:
+            members = personas if persona == ALL else [persona]
+            keys = [(replication, p) for p in members]
+            c = _concat([chain_groups.get(k, empty_chains) for k in keys], empty_chains)
+            r = _concat([reauth_groups.get(k, empty_reauths) for k in keys], empty_reauths)
+            n_users = sum(users.get(k, 0) for k in keys)
+            minute = _sum_arrays([minute_requests.get(k) for k in keys])
+            hourly = _sum_arrays([hourly_counts.get(k) for k in keys])
+            rejected = [t for k in keys for t in rejected_logins.get(k, [])]
+            values = _metrics_for(c, r, minute, hourly, rejected, n_users, window)
+            rows.append({"replication": replication, "persona": persona, **values})
+    return pd.DataFrame(rows)
+
+
+def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _sum_arrays(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    present = [a for a in arrays if a is not None]
+    if not present:
+        return None
+    total = present[0].astype(np.int64)
+    for a in present[1:]:
+        total = total + a
+    return total
+
+
+def _metrics_for(
+    chains: pd.DataFrame,
+    reauths: pd.DataFrame,
+    minute: np.ndarray | None,
+    hourly: np.ndarray | None,
+    rejected: list[float],
+    n_users: int,
+    window: Window,
+) -> dict[str, float]:
+    user_months = max(n_users, 1) * window.months
+    out: dict[str, float] = {}
+
+    in_window = reauths[reauths["at_s"] >= window.warmup]
+    out["forced_reauth_per_user_month"] = len(in_window) / user_months
+    counts = in_window["cause"].value_counts()
+    for cause in CAUSES:
+        out[f"forced_reauth_per_user_month.{cause}"] = float(counts.get(cause, 0)) / user_months
+    out["mid_session_reauth_per_user_month"] = float(in_window["mid_session"].sum()) / user_months
+    out["users_with_forced_reauth_share_monthly"] = _monthly_user_share(in_window, n_users, window)
+
+    authorized = chains["authorized_at_s"].to_numpy(dtype=float)
+    ended = chains["ended_at_s"].to_numpy(dtype=float)  # NaN while valid at the horizon
+    rejected_in_window = sum(1 for t in rejected if t >= window.warmup)
+    out["logins_per_user_month"] = (
+        float(np.count_nonzero(authorized >= window.warmup)) + rejected_in_window
+    ) / user_months
+    out["rejected_logins_per_user_month"] = rejected_in_window / user_months
+
+    first_hour = math.ceil(window.warmup / HOUR)
+    if hourly is not None:
+        refreshes = float(hourly[1, first_hour:].sum())
+        failures = float(hourly[2, first_hour:].sum())
+    else:
+        refreshes = failures = 0.0
+    out["refresh_requests_per_user_month"] = refreshes / user_months
+    out["failed_refresh_share"] = failures / refreshes if refreshes else 0.0
+
+    evicted = (chains["end_reason"] == "evicted").to_numpy() & (ended >= window.warmup)
+    out["evictions_per_user_month"] = float(np.count_nonzero(evicted)) / user_months
+
+    end_or_horizon = np.where(np.isnan(ended), window.horizon, ended)
+    overlap = np.clip(
+        np.minimum(end_or_horizon, window.horizon) - np.maximum(authorized, window.warmup), 0, None
+    )
+    out["active_chains_per_user"] = float(overlap.sum()) / window.length / max(n_users, 1)
+    out["active_chains_peak"] = float(_peak_active(authorized, ended, window))
+    out["active_chains_per_user_max"] = float(_peak_active_per_user(chains, window))
+
+    born = authorized >= window.warmup
+    lifetimes = (end_or_horizon - authorized)[born] / DAY
+    censored = np.isnan(ended)[born]
+    finished = lifetimes[~censored]
+    out["chain_lifetime_days_mean"] = float(finished.mean()) if len(finished) else math.nan
+    out["chain_lifetime_days_median"] = _km_median(lifetimes, censored)
+    out["chains_censored_share"] = float(censored.mean()) if len(censored) else math.nan
+
+    if minute is not None:
+        first_minute = math.ceil(window.warmup / 60.0)
+        out["token_requests_per_second_peak"] = float(minute[first_minute:].max(initial=0)) / 60.0
+    else:
+        out["token_requests_per_second_peak"] = 0.0
+    return out
+
+
+def _monthly_user_share(reauths: pd.DataFrame, n_users: int, window: Window) -> float:
+    """Mean over the window's whole 30-day months of the share of users with a forced re-auth."""
+    if n_users == 0:
+        return math.nan
+    months = max(1, math.floor(window.length / MONTH))
+    span = MONTH if window.length >= MONTH else window.length
+    month = ((reauths["at_s"].to_numpy(dtype=float) - window.warmup) // span).astype(np.int64)
+    keep = month < months
+    distinct = pd.DataFrame(
+        {
+            "month": month[keep],
+            "persona": reauths["persona"].to_numpy()[keep],  # a user is identified by persona and index
+            "user": reauths["user"].to_numpy()[keep],
+        }
+    )
+    per_month = distinct.drop_duplicates().groupby("month").size()
+    return float(per_month.reindex(range(months), fill_value=0).mean()) / n_users
+
+
+def _peak_active(authorized: np.ndarray, ended: np.ndarray, window: Window) -> int:
+    """The most chains valid at once within the window (exact, over every start and end)."""
+    if len(authorized) == 0:
+        return 0
+    ends = ended[~np.isnan(ended)]
+    times = np.concatenate([authorized, ends])
+    deltas = np.concatenate([np.ones(len(authorized), np.int64), -np.ones(len(ends), np.int64)])
+    order = np.lexsort((deltas, times))  # at equal times, ends (-1) before starts (+1)
+    times, level = times[order], np.cumsum(deltas[order])
+    before = times < window.warmup
+    at_warmup = int(level[before][-1]) if before.any() else 0
+    during = (times >= window.warmup) & (times <= window.horizon)
+    return max(at_warmup, int(level[during].max(initial=0)))
+
+
+def _peak_active_per_user(chains: pd.DataFrame, window: Window) -> int:
+    if chains.empty:
+        return 0
+    best = 0
+    for _, group in chains.groupby(["persona", "user"], sort=False):
+        if len(group) <= best:
+            continue
+        best = max(
+            best,
+            _peak_active(
+                group["authorized_at_s"].to_numpy(dtype=float),
+                group["ended_at_s"].to_numpy(dtype=float),
+                window,
+            ),
+        )
+    return best
+
+
+def _km_median(lifetimes: np.ndarray, censored: np.ndarray) -> float:
+    """Kaplan-Meier median (NaN when survival never falls to one half within the data)."""
+    if len(lifetimes) == 0 or censored.all():
+        return math.nan
+    data = stats.CensoredData(uncensored=lifetimes[~censored], right=lifetimes[censored])
+    survival = stats.ecdf(data).sf
+    below = np.nonzero(survival.probabilities <= 0.5)[0]
+    return float(survival.quantiles[below[0]]) if len(below) else math.nan
+
+
+def hourly_timeseries(
+    chains: pd.DataFrame,
+    hourly_counts: dict[tuple[int, str], np.ndarray],
+    horizon: float,
+) -> pd.DataFrame:
+    """Per replication, persona and hour: active chains at the hour's start, and requests in the hour."""
+    n_hours = math.ceil(horizon / HOUR)
+    frames = []
+    groups = dict(tuple(chains.groupby(["replication", "persona"], sort=False)))
+    for (replication, persona), counts in sorted(hourly_counts.items()):
+        starts = np.arange(n_hours) * HOUR
+        group = groups.get((replication, persona))
+        if group is not None:
+            authorized = np.sort(group["authorized_at_s"].to_numpy(dtype=float))
+            ended = group["ended_at_s"].to_numpy(dtype=float)
+            ended = np.sort(ended[~np.isnan(ended)])
+            active = np.searchsorted(authorized, starts, side="right") - np.searchsorted(
+                ended, starts, side="right"
+            )
+        else:
+            active = np.zeros(n_hours, dtype=np.int64)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "replication": replication,
+                    "persona": persona,
+                    "hour": np.arange(n_hours, dtype=np.int64),
+                    "t_s": starts,
+                    "active_chains": active.astype(np.int64),
+                    "authorizations": counts[0, :n_hours],
+                    "refreshes": counts[1, :n_hours],
+                    "failures": counts[2, :n_hours],
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            columns=["replication", "persona", "hour", "t_s", "active_chains", "authorizations",
+                     "refreshes", "failures"]
+        )
+    return pd.concat(frames, ignore_index=True)

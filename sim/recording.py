@@ -1,0 +1,149 @@
+"""What happened in a simulation, recorded as plain columns (the raw material of the metrics tables).
+
+Behaviour processes call a `Recorder`; nothing here knows about SimPy or the engine's internals. A
+recorder holds one shard's rows: chains, forced re-authentications, and token-endpoint requests counted
+per minute (kept as counts, not events, so memory does not grow with the number of refreshes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Request kinds counted per minute.
+AUTHORIZATION, REFRESH_OK, REFRESH_FAILED = 0, 1, 2
+REQUEST_KINDS = ("authorizations", "refreshes", "failures")  # refreshes counts every refresh request
+
+CHAIN_COLUMNS = (
+    "replication",
+    "persona",
+    "user",
+    "device",
+    "chain",
+    "authorized_at_s",
+    "ended_at_s",
+    "end_reason",
+    "refreshes",
+    "last_used_at_s",
+    "started_by",
+)
+REAUTH_COLUMNS = ("replication", "persona", "user", "device", "at_s", "cause", "mid_session")
+
+_FLUSH_EVERY = 200_000
+
+
+@dataclass
+class Recorder:
+    """Rows of one shard, for one run of a scenario (any number of replications and personas)."""
+
+    horizon: float
+    chains: dict[str, list] = field(default_factory=lambda: {c: [] for c in CHAIN_COLUMNS})
+    reauths: dict[str, list] = field(default_factory=lambda: {c: [] for c in REAUTH_COLUMNS})
+    #: (replication, persona) -> token-endpoint requests (logins and refreshes) per minute (int32).
+    minute_requests: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    #: (replication, persona) -> array [kind, hour] of counts, kinds as in REQUEST_KINDS.
+    hourly_counts: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    #: (replication, persona) -> logins refused at the cap.
+    rejected_logins: dict[tuple[int, str], list[float]] = field(default_factory=dict)
+    #: (replication, persona) -> number of users and devices simulated.
+    users: dict[tuple[int, str], int] = field(default_factory=dict)
+    devices: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._minutes = math.ceil(self.horizon / 60.0) + 1
+        self._hours = math.ceil(self.horizon / 3600.0) + 1
+        self._times: list[float] = []
+        self._kinds: list[int] = []
+        self._key: tuple[int, str] = (0, "")
+        self._user = 0
+
+    # -- context ------------------------------------------------------------
+
+    def begin_user(self, replication: int, persona: str, user: int, devices: int) -> None:
+        """Start recording for one user (flushes the previous persona's request buffer if it changes)."""
+        key = (replication, persona)
+        if key != self._key:
+            self._flush()
+            self._key = key
+        self._user = user
+        self.users[key] = self.users.get(key, 0) + 1
+        self.devices[key] = self.devices.get(key, 0) + devices
+
+    # -- events -------------------------------------------------------------
+
+    def request(self, t: float, kind: int) -> None:
+        """One token-endpoint request at time t."""
+        self._times.append(t)
+        self._kinds.append(kind)
+        if len(self._times) >= _FLUSH_EVERY:
+            self._flush()
+
+    def chain(
+        self,
+        device: int,
+        chain: int,
+        authorized_at: float,
+        ended_at: float | None,
+        end_reason: str | None,
+        refreshes: int,
+        last_used_at: float,
+        started_by: str,
+    ) -> None:
+        """One chain, when it ends or (censored, ended_at None) at the horizon."""
+        replication, persona = self._key
+        row = self.chains
+        row["replication"].append(replication)
+        row["persona"].append(persona)
+        row["user"].append(self._user)
+        row["device"].append(device)
+        row["chain"].append(chain)
+        row["authorized_at_s"].append(authorized_at)
+        row["ended_at_s"].append(ended_at)
+        row["end_reason"].append(end_reason)
+        row["refreshes"].append(refreshes)
+        row["last_used_at_s"].append(last_used_at)
+        row["started_by"].append(started_by)
+
+    def reauth(self, device: int, at: float, cause: str, mid_session: bool) -> None:
+        """A forced re-authentication: a refresh failed and the user had to log in again."""
+        replication, persona = self._key
+        row = self.reauths
+        row["replication"].append(replication)
+        row["persona"].append(persona)
+        row["user"].append(self._user)
+        row["device"].append(device)
+        row["at_s"].append(at)
+        row["cause"].append(cause)
+        row["mid_session"].append(mid_session)
+
+    def rejected_login(self, t: float) -> None:
+        """A login refused because the user is at the cap (`on_cap: reject_new`)."""
+        self.rejected_logins.setdefault(self._key, []).append(t)
+
+    # -- end ----------------------------------------------------------------
+
+    def finish(self) -> Recorder:
+        """Flush buffers; the recorder is then plain data (picklable, cheap to return from a worker)."""
+        self._flush()
+        return self
+
+    def _flush(self) -> None:
+        if not self._times:
+            return
+        times = np.asarray(self._times)
+        kinds = np.asarray(self._kinds, dtype=np.int64)
+        minutes = np.clip((times // 60.0).astype(np.int64), 0, self._minutes - 1)
+        hours = np.clip((times // 3600.0).astype(np.int64), 0, self._hours - 1)
+        per_minute = self.minute_requests.get(self._key)
+        if per_minute is None:
+            per_minute = self.minute_requests[self._key] = np.zeros(self._minutes, dtype=np.int32)
+            self.hourly_counts[self._key] = np.zeros((3, self._hours), dtype=np.int64)
+        per_minute += np.bincount(minutes, minlength=self._minutes).astype(np.int32)
+        hourly = self.hourly_counts[self._key]
+        hourly[0] += np.bincount(hours[kinds == AUTHORIZATION], minlength=self._hours)
+        hourly[1] += np.bincount(hours[kinds != AUTHORIZATION], minlength=self._hours)
+        hourly[2] += np.bincount(hours[kinds == REFRESH_FAILED], minlength=self._hours)
+        self._times.clear()
+        self._kinds.clear()
