@@ -194,7 +194,8 @@ class TokenEngine:
         self._reuse_interval = policy.reuse_interval
         self._revoke_family = policy.on_reuse == "revoke_family"
         self._chains: dict[int, _Chain] = {}
-        self._ended_reasons: dict[int, str] = {}  # forgotten chains (retain_ended=False)
+        # forgotten chains (retain_ended=False): chain -> (end reason, last generation issued)
+        self._ended_reasons: dict[int, tuple[str, int]] = {}
         self._active_by_user: dict[str, dict[int, _Chain]] = {}
         self._expiries: list[tuple[float, int]] = []  # at most one entry per active chain
         self._next_chain = 1
@@ -271,8 +272,10 @@ class TokenEngine:
         chain_id, generation = divmod(token, _GENERATIONS) if isinstance(token, int) else (0, 0)
         chain = self._chains.get(chain_id)
         if chain is None:
-            reason = self._ended_reasons.get(chain_id, UNKNOWN_TOKEN)
-            return self._fail(reason, chain_id if reason != UNKNOWN_TOKEN else None)
+            reason, last_generation = self._ended_reasons.get(chain_id, (UNKNOWN_TOKEN, -1))
+            if generation > last_generation:
+                return self._fail(UNKNOWN_TOKEN, None)
+            return self._fail(reason, chain_id)
         if generation > chain.generation:
             return self._fail(UNKNOWN_TOKEN, None)
         if chain.ended_at is not None:
@@ -293,7 +296,8 @@ class TokenEngine:
                 chain=chain_id,
                 access_expires_at=now + self._access_lifetime,
             )
-        # A consumed one-time token.
+        # A consumed one-time token. A retry inside the reuse interval is a use (it moves
+        # last_used_at, which evict_least_recently_used reads) but not a rotation or a slide.
         if (
             generation == chain.generation - 1
             and self._reuse_interval > 0
@@ -389,4 +393,4 @@ class TokenEngine:
             self._on_chain_end(chain.info())
         if not self._retain_ended:
             del self._chains[chain.chain]
-            self._ended_reasons[chain.chain] = reason
+            self._ended_reasons[chain.chain] = (reason, chain.generation)
