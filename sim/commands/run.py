@@ -33,7 +33,23 @@ HEADLINE = (
 )
 
 
-def run_command(args: argparse.Namespace) -> int:
+HELP = "run a scenario and write its tables and summary"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `tokensim run`."""
+    parser.add_argument("scenario", type=Path, help="scenario YAML file")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--replications", type=int, help="override the scenario's replications")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--users-scale", type=float, help="multiply every persona's users by this factor")
+    parser.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
+    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    parser.add_argument("--force", action="store_true", help="overwrite a non-empty output directory")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def run(args: argparse.Namespace) -> int:
     """Implement `tokensim run` (bad input raises ConfigError / UsageError, reported by the CLI)."""
     from sim.cli import UsageError
 
