@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +89,10 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: Runs shards and yields (task, recorder) pairs in any order (e.g. `execute`, or a Dask executor).
+Executor = Callable[[list[ShardTask], int], Iterator[tuple[ShardTask, Recorder]]]
+
+
 def execute(tasks: list[ShardTask], workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
     """Run shards in this process (workers=1) or a process pool; yields as shards finish."""
     if workers <= 1 or len(tasks) <= 1:
@@ -97,8 +101,6 @@ def execute(tasks: list[ShardTask], workers: int) -> Iterator[tuple[ShardTask, R
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run_shard, task): task for task in tasks}
-        from concurrent.futures import as_completed
-
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -120,17 +122,19 @@ def run_scenario(
     scenario: Scenario,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Run every replication of a scenario and compute its tables and metrics.
 
-    `progress(done_users, total_users)` is called as shards finish.
+    `progress(done_users, total_users)` is called as shards finish. `executor` runs the shards
+    (default: local processes, see `execute`); results do not depend on it.
     """
     workers = workers or default_workers()
     tasks = plan_shards(scenario, workers)
     total = sum(task.users for task in tasks)
     merged = _Merged(scenario.horizon)
     done = 0
-    for task, recorder in execute(tasks, workers):
+    for task, recorder in (executor or execute)(tasks, workers):
         merged.add(recorder)
         done += task.users
         if progress is not None:
