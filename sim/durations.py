@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 SECOND = 1.0
 MINUTE = 60.0
@@ -33,7 +34,10 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
     if isinstance(value, int | float):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:
+            raise ValueError(f"duration too large: {value!r}") from None
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if not match:
@@ -56,4 +60,4 @@ def format_duration(seconds: float | None) -> str:
             return f"{int(seconds // size)}{unit}"
     if float(seconds).is_integer():
         return f"{int(seconds)}s"
-    return f"{seconds:g}s"
+    return f"{Decimal(repr(float(seconds))):f}s"  # exact and never in exponent form

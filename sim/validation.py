@@ -134,6 +134,12 @@ def _short(value: object) -> bool:
     return isinstance(value, str | int | float | bool) and len(repr(value)) <= 60
 
 
+_PYDANTIC_TAGS = ("function-", "json-or-python", "lax-or-strict", "constrained-", "tagged-union", "union[")
+
+
 def _drop_union_tags(loc: Loc, model: type[BaseModel]) -> Loc:
     """Remove pydantic's union-member tags (like `function-before[...]`) so locations match the input."""
-    return tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or "-" in part)))
+    def is_tag(part: str | int) -> bool:
+        return isinstance(part, str) and part.startswith(_PYDANTIC_TAGS) and "[" in part
+
+    return tuple(part for part in loc if not is_tag(part))

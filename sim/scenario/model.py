@@ -1,0 +1,309 @@
+"""The scenario model: who the users are, how they behave, and which refresh-token policy they meet.
+
+A `Scenario` is validated once (from YAML by `sim.scenario.loader`, or from a dict) and is immutable.
+Durations are seconds (float); distributions are the fast objects of `sim.scenario.distributions`.
+`to_config()` gives the fully resolved scenario back in its YAML form.
+
+Defaults are written in their YAML form (`"0s"`, `{uniform: ...}`) and validated like user input, so
+the JSON Schema shows them as a user would write them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from sim.durations import format_duration
+from sim.policy import Policy
+from sim.scenario.distributions import (
+    CountDist,
+    CountDistribution,
+    DurationDist,
+    NonNegativeDuration,
+    PositiveDuration,
+    as_number,
+    as_whole,
+    rule_error,
+    shown,
+)
+from sim.validation import ConfigError, Problem, suggest
+
+Schedule = Literal["always", "weekdays", "business_hours"]
+SCHEDULES: tuple[str, ...] = ("always", "weekdays", "business_hours")
+
+
+def _probability(value: object) -> float:
+    number = as_number(value)
+    if not 0 <= number <= 1:
+        raise ValueError(f"must be a probability from 0 to 1, got {shown(value)}")
+    return number
+
+
+def _rate(value: object) -> float:
+    number = as_number(value)
+    if number < 0:
+        raise ValueError(f"must be a rate of at least 0, got {shown(value)}")
+    return number
+
+
+def _positive_rate(value: object) -> float:
+    number = as_number(value)
+    if number <= 0:
+        raise ValueError(f"must be a rate greater than 0, got {shown(value)}")
+    return number
+
+
+def _schedule(value: object) -> object:
+    if isinstance(value, str) and value not in SCHEDULES:
+        hint = suggest(value, SCHEDULES)
+        message = f"unknown schedule {shown(value)}"
+        message += f"; did you mean {hint!r}?" if hint else ""
+        raise ValueError(f"{message} (allowed: {', '.join(SCHEDULES)})")
+    return value
+
+
+def _text(value: object) -> object:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _at_least_one(dist: CountDistribution) -> CountDistribution:
+    if dist.lowest < 1:
+        if isinstance(dist.to_config(), int):
+            raise ValueError(f"must be at least 1, got {dist.lowest}")
+        kind = next(iter(dist.to_config()))
+        raise ValueError(
+            f"must be at least 1 on every draw, but this {kind} distribution can give {dist.lowest}; "
+            f"add 'min: 1' beside '{kind}'"
+        )
+    return dist
+
+
+def _at_least_one_json(schema: dict[str, Any]) -> None:
+    """In the JSON Schema of devices/tabs, a plain count must be at least 1."""
+    for option in schema.get("anyOf", []):
+        if option.get("type") == "integer":
+            option["minimum"] = 1
+
+
+Probability = Annotated[float, Field(ge=0, le=1), BeforeValidator(_probability)]
+Rate = Annotated[float, Field(ge=0), BeforeValidator(_rate)]
+PositiveRate = Annotated[float, Field(gt=0), BeforeValidator(_positive_rate)]
+Name = Annotated[str, Field(min_length=1), BeforeValidator(_text)]
+Users = Annotated[int, Field(ge=1), BeforeValidator(lambda v: as_whole(v, 1))]
+Seed = Annotated[int, Field(ge=0), BeforeValidator(lambda v: as_whole(v, 0))]
+Replications = Annotated[int, Field(ge=1), BeforeValidator(lambda v: as_whole(v, 1))]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Activity(_Section):
+    """When the persona's users are active and what a session looks like."""
+
+    schedule: Annotated[Schedule, BeforeValidator(_schedule)] = Field(
+        default="always",
+        description="When sessions may start: always; weekdays (Monday to Friday, all day); "
+        "business_hours (Monday to Friday, 08:00-18:00).",
+    )
+    sessions_per_day: PositiveRate = Field(
+        default=1.0, description="Poisson rate of session starts per day while the schedule is active."
+    )
+    session_duration: DurationDist = Field(
+        default="0s",
+        validate_default=True,
+        description="How long a session lasts (the app refreshes as access tokens expire meanwhile).",
+    )
+    fresh_login: Probability = Field(
+        default=0.0, description="Chance that a session starts with a new login instead of a stored token."
+    )
+
+
+class Absences(_Section):
+    """Holidays and leave: periods without any session."""
+
+    per_year: Rate = Field(default=0.0, description="Absences per user and year (a Poisson rate).")
+    duration: DurationDist = Field(
+        default="14d", validate_default=True, description="How long one absence lasts."
+    )
+
+
+class Clients(_Section):
+    """How the client application refreshes its tokens."""
+
+    tabs: CountDist = Field(
+        default=1,
+        validate_default=True,
+        json_schema_extra=_at_least_one_json,
+        description="Tabs (or app instances) per device that refresh concurrently; at least 1 on every draw.",
+    )
+    refresh_lock: bool = Field(
+        default=False,
+        strict=True,
+        description="True when the tabs share a lock so that only one refreshes at a time.",
+    )
+    race_window: DurationDist = Field(
+        default={"uniform": {"low": "0s", "high": "2s"}},
+        validate_default=True,
+        description="Spread between the tabs' refresh attempts when they race (no lock).",
+    )
+
+    @field_validator("tabs")
+    @classmethod
+    def _tabs_positive(cls, value: CountDistribution) -> CountDistribution:
+        return _at_least_one(value)
+
+
+class Faults(_Section):
+    """Network and storage failures around refreshes."""
+
+    lost_refresh_response: Probability = Field(
+        default=0.0,
+        description="Probability per refresh that the server handles it but the response never arrives.",
+    )
+    retry_after: DurationDist = Field(
+        default={"exponential": {"mean": "5s"}},
+        validate_default=True,
+        description="Delay before the client retries a refresh whose response was lost.",
+    )
+    persist_failure: Probability = Field(
+        default=0.0,
+        description="Probability per refresh that the client fails to store the new refresh token.",
+    )
+
+
+class Lifecycle(_Section):
+    """Events that end a user's tokens outside normal use."""
+
+    device_replaced_per_year: Rate = Field(
+        default=0.0, description="Device replacements per device and year (a Poisson rate)."
+    )
+    logout_at_session_end: Probability = Field(
+        default=0.0, description="Probability that a session ends with an explicit logout."
+    )
+    password_changes_per_year: Rate = Field(
+        default=0.0, description="Password changes per user and year (a Poisson rate)."
+    )
+
+
+class Persona(_Section):
+    """A group of users who behave alike."""
+
+    name: Name = Field(description="A unique name, used in the results.")
+    users: Users = Field(description="How many users this persona has (at least 1).")
+    devices: CountDist = Field(
+        default=1,
+        validate_default=True,
+        json_schema_extra=_at_least_one_json,
+        description="Devices per user, drawn once per user; at least 1 on every draw.",
+    )
+    activity: Activity = Field(default_factory=Activity, description=Activity.__doc__)
+    absences: Absences = Field(default_factory=Absences, description=Absences.__doc__)
+    clients: Clients = Field(default_factory=Clients, description=Clients.__doc__)
+    faults: Faults = Field(default_factory=Faults, description=Faults.__doc__)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description=Lifecycle.__doc__)
+
+    @field_validator("devices")
+    @classmethod
+    def _devices_positive(cls, value: CountDistribution) -> CountDistribution:
+        return _at_least_one(value)
+
+
+class Scenario(_Section):
+    """A tokensim scenario: a refresh-token policy and the population of users that meets it."""
+
+    name: Name = Field(description="A short name for the scenario, used in reports.")
+    description: str = Field(default="", description="What the scenario shows.")
+    seed: Seed = Field(default=0, description="Seed of the random numbers; same seed, same results.")
+    horizon: PositiveDuration = Field(description="Simulated time per replication, e.g. 365d.")
+    warmup: NonNegativeDuration = Field(
+        default="0d",
+        validate_default=True,
+        description="Start-up period excluded from the figures; shorter than the horizon.",
+    )
+    replications: Replications = Field(default=5, description="Independent runs (at least 1).")
+    policy: Annotated[Policy, WithJsonSchema({"x-ref": "Policy"})] = Field(
+        description="The refresh-token policy (see the policy reference in the README)."
+    )
+    population: tuple[Persona, ...] = Field(description="One or more personas with unique names.")
+
+    @field_validator("population")
+    @classmethod
+    def _population(cls, personas: tuple[Persona, ...]) -> tuple[Persona, ...]:
+        if not personas:
+            raise ValueError("must list at least one persona (each with a name and users)")
+        seen: dict[str, int] = {}
+        for index, persona in enumerate(personas):
+            if persona.name in seen:
+                raise rule_error(
+                    index,
+                    f"duplicate persona name {persona.name!r} (also population[{seen[persona.name]}]); "
+                    "persona names must be unique",
+                )
+            seen[persona.name] = index
+        return personas
+
+    @model_validator(mode="after")
+    def _warmup_before_horizon(self) -> Scenario:
+        if self.warmup >= self.horizon:
+            raise rule_error(
+                "warmup",
+                f"must be shorter than the horizon ({format_duration(self.horizon)}), "
+                f"got {format_duration(self.warmup)}",
+            )
+        return self
+
+    @field_serializer("policy")
+    def _policy_config(self, policy: Policy) -> dict[str, Any]:
+        return policy.to_config()
+
+    def to_config(self) -> dict[str, Any]:
+        """The fully resolved scenario (every default applied) in its YAML form; JSON-serialisable."""
+        return self.model_dump(mode="json")
+
+    def with_overrides(
+        self,
+        replications: int | None = None,
+        seed: int | None = None,
+        users_scale: float | None = None,
+    ) -> Scenario:
+        """A copy with the command line's overrides applied.
+
+        `users_scale` multiplies every persona's users, rounding half up, with at least 1 user left.
+        Raises ConfigError for a replication count below 1, a negative seed or a scale that is not > 0.
+        """
+        update: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for name, value, low in (("replications", replications, 1), ("seed", seed, 0)):
+            if value is None:
+                continue
+            try:
+                update[name] = as_whole(value, low)
+            except ValueError as exc:
+                problems.append(Problem((name,), str(exc)))
+        if users_scale is not None:
+            scale = users_scale
+            valid = not isinstance(scale, bool) and isinstance(scale, int | float) and math.isfinite(scale)
+            if not valid or scale <= 0:
+                problems.append(Problem(("users_scale",), f"must be a number greater than 0, got {scale!r}"))
+            else:
+                update["population"] = tuple(
+                    persona.model_copy(update={"users": max(1, math.floor(persona.users * scale + 0.5))})
+                    for persona in self.population
+                )
+        if problems:
+            raise ConfigError(problems, source="overrides")
+        return self.model_copy(update=update)

@@ -1,0 +1,230 @@
+"""Broken scenario files and what their error must say: shared by the loader and the CLI tests.
+
+Each entry of `BROKEN_CASES` is `(case_id, yaml_text, expected_line, expected_fragments)`: loading
+`yaml_text` from a file must raise `ConfigError` whose `render()` contains `FILE:expected_line:` and
+every fragment.
+
+Most cases edit one line of `VALID` (lines numbered below), so the expected line is easy to check.
+"""
+
+from __future__ import annotations
+
+VALID_LINES = [
+    "name: broken",  # 1
+    "horizon: 90d",  # 2
+    "policy:",  # 3
+    "  preset: visma_connect",  # 4
+    "population:",  # 5
+    "  - name: office",  # 6
+    "    users: 10",  # 7
+    "    activity:",  # 8
+    "      schedule: weekdays",  # 9
+    "      session_duration: {lognormal: {median: 1h, sigma: 0.8}}",  # 10
+    "    clients:",  # 11
+    "      tabs: 1",  # 12
+]
+#: A valid scenario; every case below breaks it in one place.
+VALID = "\n".join(VALID_LINES) + "\n"
+
+
+def replace(line: int, *new: str, count: int = 1) -> str:
+    """VALID with `count` lines from `line` (1-based) replaced by the given lines (none: deleted)."""
+    lines = list(VALID_LINES)
+    lines[line - 1 : line - 1 + count] = list(new)
+    return "\n".join(lines) + "\n"
+
+
+def insert(after: int, *new: str) -> str:
+    """VALID with the given lines inserted after line `after` (0: at the top)."""
+    lines = list(VALID_LINES)
+    lines[after:after] = list(new)
+    return "\n".join(lines) + "\n"
+
+
+BrokenCase = tuple[str, str, int, list[str]]
+
+BROKEN_CASES: list[BrokenCase] = [
+    # --- unknown keys at several depths ------------------------------------------------------------
+    ("typo-top-level", replace(2, "horzion: 90d"), 2, ["horzion", "did you mean 'horizon'?"]),
+    ("typo-persona", replace(7, "    usres: 10"), 7, ["population[0].usres", "did you mean 'users'?"]),
+    (
+        "typo-activity",
+        replace(9, "      schedul: weekdays"),
+        9,
+        ["population[0].activity.schedul", "did you mean 'schedule'?"],
+    ),
+    (
+        "typo-policy",
+        insert(4, "  sliding_lifetme: 15d"),
+        5,
+        ["policy.sliding_lifetme", "did you mean 'sliding_lifetime'?"],
+    ),
+    (
+        "typo-distribution-parameter",
+        replace(10, "      session_duration: {lognormal: {median: 1h, sigm: 0.8}}"),
+        10,
+        ["session_duration.lognormal.sigm", "did you mean 'sigma'?", "median, sigma"],
+    ),
+    (
+        "typo-hyphenated-key",
+        replace(10, "      session-duration: 1h"),
+        10,
+        ["population[0].activity.session-duration", "did you mean 'session_duration'?"],
+    ),
+    (
+        "unknown-distribution",
+        replace(10, "      session_duration: {lognormall: {median: 1h, sigma: 0.8}}"),
+        10,
+        ["session_duration.lognormall", "unknown distribution 'lognormall'", "did you mean 'lognormal'?"],
+    ),
+    (
+        "count-with-duration-distribution",
+        replace(12, "      tabs: {exponential: {mean: 2}}"),
+        12,
+        ["clients.tabs.exponential", "a count is one of: poisson, uniform, empirical"],
+    ),
+    # --- wrong types and values ----------------------------------------------------------------------
+    (
+        "users-not-a-number",
+        replace(7, "    users: many"),
+        7,
+        ["population[0].users", "whole number", "'many'"],
+    ),
+    ("replications-zero", insert(2, "replications: 0"), 3, ["replications", "at least 1", "got 0"]),
+    (
+        "section-not-a-mapping",
+        insert(12, "    faults: 5"),
+        13,
+        ["population[0].faults", "valid dictionary", "5"],
+    ),
+    (
+        "unknown-schedule",
+        replace(9, "      schedule: weekday"),
+        9,
+        ["activity.schedule", "unknown schedule 'weekday'", "did you mean 'weekdays'?", "business_hours"],
+    ),
+    (
+        "refresh-lock-not-boolean",
+        insert(12, "      refresh_lock: sometimes"),
+        13,
+        ["clients.refresh_lock", "valid boolean", "'sometimes'"],
+    ),
+    ("horizon-zero", replace(2, "horizon: 0s"), 2, ["horizon", "positive duration", "'0s'"]),
+    ("horizon-not-a-duration", replace(2, "horizon: 3 months"), 2, ["horizon", "15d", "'3 months'"]),
+    (
+        "negative-session-duration",
+        replace(10, "      session_duration: -30"),
+        10,
+        ["activity.session_duration", "must not be negative", "-30"],
+    ),
+    (
+        "zero-exponential-mean",
+        insert(12, "    faults:", "      retry_after: {exponential: {mean: 0s}}"),
+        14,
+        ["faults.retry_after.exponential.mean", "positive duration", "'0s'"],
+    ),
+    (
+        "negative-sigma",
+        replace(10, "      session_duration: {lognormal: {median: 1h, sigma: -1}}"),
+        10,
+        ["session_duration.lognormal.sigma", "from 0 to 10", "-1"],
+    ),
+    (
+        "uniform-low-above-high",
+        insert(12, "      race_window: {uniform: {low: 5s, high: 2s}}"),
+        13,
+        ["clients.race_window.uniform.high", "high >= low", "5s"],
+    ),
+    (
+        "empirical-weights-mismatch",
+        replace(12, "      tabs: {empirical: {values: [1, 2, 3], weights: [0.5, 0.5]}}"),
+        12,
+        ["clients.tabs.empirical.weights", "one weight per value", "3 values, 2 weights"],
+    ),
+    (
+        "devices-can-be-zero",
+        insert(7, "    devices: {poisson: {mean: 1.5}}"),
+        8,
+        ["population[0].devices", "at least 1 on every draw", "min: 1"],
+    ),
+    (
+        "probability-above-one",
+        insert(12, "    faults:", "      lost_refresh_response: 1.5"),
+        14,
+        ["faults.lost_refresh_response", "probability from 0 to 1", "1.5"],
+    ),
+    (
+        "rate-negative",
+        insert(12, "    lifecycle:", "      password_changes_per_year: -2"),
+        14,
+        ["lifecycle.password_changes_per_year", "at least 0", "-2"],
+    ),
+    # --- the policy section --------------------------------------------------------------------------
+    (
+        "unknown-preset",
+        replace(4, "  preset: visma_conect"),
+        4,
+        ["policy.preset", "unknown preset 'visma_conect'", "did you mean 'visma_connect'?"],
+    ),
+    (
+        "preset-cap-exceeded",
+        insert(4, "  max_tokens_per_user: 25"),
+        5,
+        ["policy.max_tokens_per_user", "visma_connect allows 1..20", "25"],
+    ),
+    (
+        "preset-reuse-unlimited-absolute",
+        insert(4, "  refresh_token_usage: reuse", "  absolute_lifetime: unlimited"),
+        6,
+        ["policy.absolute_lifetime", "unlimited absolute lifetime only with refresh_token_usage: one_time"],
+    ),
+    (
+        "policy-bad-choice",
+        insert(4, "  on_cap: evict_newest"),
+        5,
+        ["policy.on_cap", "'evict_oldest'", "'evict_newest'"],
+    ),
+    ("missing-policy", replace(3, count=2), 1, ["policy: Field required"]),
+    # --- the population ------------------------------------------------------------------------------
+    (
+        "empty-population",
+        "name: x\nhorizon: 90d\npolicy: {}\npopulation: []\n",
+        4,
+        ["population", "at least one"],
+    ),
+    (
+        "duplicate-persona-names",
+        insert(12, "  - name: office", "    users: 5"),
+        13,
+        ["population[1]", "duplicate persona name 'office'", "population[0]"],
+    ),
+    ("missing-users", replace(7), 6, ["population[0].users: Field required"]),
+    # --- whole-scenario rules ------------------------------------------------------------------------
+    ("warmup-not-before-horizon", insert(2, "warmup: 90d"), 3, ["warmup", "shorter than the horizon", "90d"]),
+    # --- the file itself -----------------------------------------------------------------------------
+    ("empty-file", "", 1, ["empty"]),
+    ("only-comments", "# nothing here\n\n", 1, ["empty"]),
+    ("top-level-list", "- name: x\n- horizon: 90d\n", 1, ["top level must be a mapping", "got a list"]),
+    ("top-level-text", "just some text\n", 1, ["top level must be a mapping", "'just some text'"]),
+    (
+        "yaml-syntax-error",
+        replace(9, "      schedule: weekdays: always"),
+        9,
+        ["invalid YAML", "mapping values are not allowed here"],
+    ),
+    ("yaml-unclosed-bracket", replace(12, "      tabs: [1, 2"), 13, ["invalid YAML"]),
+    (
+        "python-object-tag",
+        replace(7, "    users: !!python/object/apply:os.system ['echo hacked']"),
+        7,
+        ["invalid YAML", "python/object/apply:os.system", "not allowed"],
+    ),
+    (
+        "duplicate-key",
+        insert(4, "  preset: visma_connect"),
+        5,
+        ["policy.preset", "duplicate key 'preset'", "first at line 4"],
+    ),
+    ("recursive-alias", insert(1, "description: &d [*d]"), 2, ["recursive alias"]),
+    ("two-documents", VALID + "---\n" + VALID, 13, ["invalid YAML", "single document"]),
+]
