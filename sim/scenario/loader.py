@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sim.scenario.distributions import shown
+from sim.distributions import shown
 from sim.scenario.model import Scenario
 from sim.validation import ConfigError, Loc, Problem, describe_errors
 

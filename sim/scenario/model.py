@@ -1,7 +1,7 @@
 """The scenario model: who the users are, how they behave, and which refresh-token policy they meet.
 
 A `Scenario` is validated once (from YAML by `sim.scenario.loader`, or from a dict) and is immutable.
-Durations are seconds (float); distributions are the fast objects of `sim.scenario.distributions`.
+Durations are seconds (float); distributions are the fast objects of `sim.distributions`.
 `to_config()` gives the fully resolved scenario back in its YAML form.
 
 Defaults are written in their YAML form (`"0s"`, `{uniform: ...}`) and validated like user input, so
@@ -26,7 +26,7 @@ from pydantic import (
 
 from sim.durations import format_duration
 from sim.policy import Policy
-from sim.scenario.distributions import (
+from sim.distributions import (
     CountDist,
     CountDistribution,
     DurationDist,

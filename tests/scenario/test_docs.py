@@ -18,7 +18,7 @@ from sim.scenario import (
     Scenario,
     scenario_from_yaml,
 )
-from sim.scenario.distributions import CountDistributionForm, DurationDistributionForm
+from sim.distributions import CountDistributionForm, DurationDistributionForm
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenario.md"
 
