@@ -84,18 +84,18 @@ class UserSimulation:
         self.recorder = recorder
         self.env = simpy.Environment()
         self._started_by: dict[int, tuple[int, str]] = {}
-        self.engine = TokenEngine(policy, on_chain_end=self._chain_ended, retain_ended=False)
-        self.schedule = WeeklySchedule(persona.activity.schedule)
-        self.session_rate = persona.activity.sessions_per_day / self.schedule.active_per_day
 
         def rng(device: int, purpose: int) -> np.random.Generator:
             return streams.stream(seed, replication, persona.name, user, device, purpose)
 
+        access_rng = None if policy.fixed_access_token_lifetime is not None else rng(-1, streams.ACCESS)
+        self.engine = TokenEngine(policy, on_chain_end=self._chain_ended, retain_ended=False, rng=access_rng)
+        self.schedule = WeeklySchedule(persona.activity.schedule)
+        self.session_rate = persona.activity.sessions_per_day / self.schedule.active_per_day
+
         user_rng = rng(-1, streams.USER)
         n_devices = max(1, int(persona.devices.sample(user_rng)))
-        self.absences = Absences.draw(
-            user_rng, persona.absences.per_year, persona.absences.duration, horizon
-        )
+        self.absences = Absences.draw(user_rng, persona.absences.per_year, persona.absences.duration, horizon)
         self.password_rng = user_rng
         self.devices = [
             _Device(i, rng(i, streams.SESSIONS), rng(i, streams.FAULTS), rng(i, streams.LIFECYCLE))

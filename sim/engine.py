@@ -7,7 +7,9 @@ Vocabulary:
 - a **chain** is what one authorization (a login) starts: its refresh token and all its rotations.
   It counts once against the per-user cap and ends exactly once, with one reason.
 - a **token** is an opaque int handle. With `one_time` usage each successful refresh consumes the
-  presented token and issues the next one; with `reuse` the same token is returned.
+  presented token and issues the next one; with `reuse` the same token is returned; with
+  `rotate_keep_old` a new token is issued and every earlier token of the chain stays valid as long as
+  the chain does (the chain's deadlines apply to all its tokens: a use of any of them slides it).
 
 Deadlines are inclusive: a token is valid at exactly its deadline and expired just after it. A chain that
 expires is recorded as ended at its deadline, not when someone noticed.
@@ -19,6 +21,8 @@ import heapq
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from sim.policy import Policy
 
@@ -119,8 +123,10 @@ class _Chain:
     absolute_deadline: float
     deadline: float
     last_used_at: float
-    generation: int = 0
-    consumed_at: float = -_INF  # when the immediate predecessor was consumed
+    generation: int = 0  # the newest token issued
+    parent: int = -1  # one_time: the token presented most recently with success (now consumed)
+    parent_uses: int = 0  # successful presentations of `parent` (max_reuse)
+    consumed_at: float = -_INF  # when `parent` was first used (the reuse interval counts from there)
     refreshes: int = 0
     ended_at: float | None = None
     end_reason: str | None = None
@@ -180,18 +186,29 @@ class TokenEngine:
         policy: Policy,
         on_chain_end: Callable[[ChainInfo], None] | None = None,
         retain_ended: bool = True,
+        rng: np.random.Generator | None = None,
     ):
         self.policy = policy
         self.counters = Counters()
         self._on_chain_end = on_chain_end
         self._retain_ended = retain_ended
         self._one_time = policy.refresh_token_usage == "one_time"
+        self._rotates = policy.refresh_token_usage != "reuse"
         self._absolute = _INF if policy.absolute_lifetime is None else policy.absolute_lifetime
-        self._sliding = _INF if policy.sliding_lifetime is None else policy.sliding_lifetime
+        self._token_anchor = policy.absolute_anchor == "token"
+        # The sliding deadline as the server enforces it: the lifetime plus any idle tolerance.
+        self._sliding = (
+            _INF if policy.sliding_lifetime is None else policy.sliding_lifetime + policy.idle_tolerance
+        )
         self._cap = policy.max_tokens_per_user
         self._on_cap = policy.on_cap
-        self._access_lifetime = policy.access_token_lifetime
+        self._access_fixed = policy.fixed_access_token_lifetime
+        self._access_dist = policy.access_token_lifetime
+        if self._access_fixed is None and rng is None:
+            raise ValueError("the policy's access_token_lifetime is a distribution: pass rng= to draw it")
+        self._rng = rng
         self._reuse_interval = policy.reuse_interval
+        self._max_reuse = policy.max_reuse
         self._revoke_family = policy.on_reuse == "revoke_family"
         self._chains: dict[int, _Chain] = {}
         # forgotten chains (retain_ended=False): chain -> (end reason, last generation issued)
@@ -263,7 +280,7 @@ class TokenEngine:
             refresh_token=chain_id * _GENERATIONS,
             chain=chain_id,
             evicted=tuple(evicted),
-            access_expires_at=now + self._access_lifetime,
+            access_expires_at=self._access_expiry(now),
         )
 
     def refresh(self, token: int, now: float) -> RefreshResult:
@@ -281,41 +298,62 @@ class TokenEngine:
         if chain.ended_at is not None:
             return self._fail(chain.end_reason or UNKNOWN_TOKEN, chain_id)
         counters = self.counters
-        if generation == chain.generation:
-            chain.refreshes += 1
-            chain.last_used_at = now
-            if self._sliding < _INF:
-                chain.deadline = min(now + self._sliding, chain.absolute_deadline)
-            if self._one_time:
-                chain.generation += 1
-                chain.consumed_at = now
-            counters.refreshes_ok += 1
-            return RefreshResult(
-                ok=True,
-                refresh_token=chain_id * _GENERATIONS + chain.generation,
-                chain=chain_id,
-                access_expires_at=now + self._access_lifetime,
-            )
-        # A consumed one-time token. A retry inside the reuse interval is a use (it moves
-        # last_used_at, which evict_least_recently_used reads) but not a rotation or a slide.
-        if (
-            generation == chain.generation - 1
-            and self._reuse_interval > 0
-            and now - chain.consumed_at <= self._reuse_interval
+        if generation == chain.generation or (
+            not self._one_time and generation < chain.generation  # rotate_keep_old: old ones stay valid
         ):
-            chain.last_used_at = now
-            counters.refreshes_ok += 1
-            counters.grace_retries += 1
-            return RefreshResult(
-                ok=True,
-                refresh_token=chain_id * _GENERATIONS + chain.generation,
-                chain=chain_id,
-                grace=True,
-                access_expires_at=now + self._access_lifetime,
-            )
+            if self._one_time:
+                chain.parent = generation
+                chain.parent_uses = 1
+                chain.consumed_at = now
+            return self._use(chain, now)
+        # A consumed one-time token.
+        if generation == chain.parent:
+            if chain.parent_uses <= self._max_reuse:  # count-based reuse: a new token each time
+                chain.parent_uses += 1
+                return self._use(chain, now)
+            # A retry inside the reuse interval is a use (it moves last_used_at, which
+            # evict_least_recently_used reads) but not a rotation or a slide.
+            if self._reuse_interval > 0 and now - chain.consumed_at <= self._reuse_interval:
+                chain.last_used_at = now
+                counters.refreshes_ok += 1
+                counters.grace_retries += 1
+                return RefreshResult(
+                    ok=True,
+                    refresh_token=chain_id * _GENERATIONS + chain.generation,
+                    chain=chain_id,
+                    grace=True,
+                    access_expires_at=self._access_expiry(now),
+                )
         if self._revoke_family:
             self._end(chain, now, FAMILY_REVOKED)
         return self._fail(CONSUMED, chain_id)
+
+    def _use(self, chain: _Chain, now: float) -> RefreshResult:
+        """A successful refresh: count it, rotate when the policy does, move the deadlines."""
+        chain.refreshes += 1
+        chain.last_used_at = now
+        if self._rotates:
+            chain.generation += 1
+            if self._token_anchor:  # each new token gets a full absolute lifetime
+                chain.absolute_deadline = now + self._absolute
+        if self._sliding < _INF:
+            chain.deadline = min(now + self._sliding, chain.absolute_deadline)
+        else:
+            chain.deadline = chain.absolute_deadline
+        # Deadlines never move earlier, so the chain's entry in the expiry heap (pushed at its
+        # authorization) stays a lower bound and is re-filed when popped (see `advance`).
+        self.counters.refreshes_ok += 1
+        return RefreshResult(
+            ok=True,
+            refresh_token=chain.chain * _GENERATIONS + chain.generation,
+            chain=chain.chain,
+            access_expires_at=self._access_expiry(now),
+        )
+
+    def _access_expiry(self, now: float) -> float:
+        if self._access_fixed is not None:
+            return now + self._access_fixed
+        return now + self._access_dist.sample(self._rng)
 
     def logout(self, token: int, now: float) -> bool:
         """Revoke the chain that `token` belongs to (reason `logout`); True if a valid chain ended."""

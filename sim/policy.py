@@ -7,13 +7,20 @@ stands for `unlimited` (absolute lifetime, cap) and `none` (sliding lifetime).
 Field reference (also in the README):
 
 - `refresh_token_usage`: `reuse` (same token on every refresh) | `one_time` (rotation: a new token, the
-  old one consumed).
+  old one consumed) | `rotate_keep_old` (a new token on every refresh, the old ones stay valid while
+  their chain is: Keycloak's default, Entra ID).
 - `absolute_lifetime`: deadline counted from the authorization and kept across rotations, or `unlimited`.
 - `sliding_lifetime`: each successful use moves the deadline to `min(now + sliding, authorized_at +
   absolute)`, or `none`.
 - `max_tokens_per_user`: valid chains a user may hold at once, or `unlimited`.
 - `on_cap`: `evict_oldest` | `evict_least_recently_used` | `reject_new`.
-- `access_token_lifetime`: the JWT `exp` of each access token; access tokens are never revoked.
+- `absolute_anchor`: `chain` (the absolute deadline counts from the authorization) | `token` (from
+  each token's issue: every rotation gets a full absolute lifetime, so no cap on the chain).
+- `idle_tolerance`: extra time the server accepts a token after its sliding deadline (Keycloak: 120 s).
+- `max_reuse`: `one_time` only: how many extra times the most recently used token may be presented
+  again (each use issues a new token; Keycloak's "refresh token max reuse"); any other replay fails.
+- `access_token_lifetime`: the JWT `exp` of each access token (a duration or a distribution, e.g.
+  `{uniform: {low: 60m, high: 90m}}`); access tokens are never revoked.
 - `reuse_interval`: how long after its consumption the chain's immediate predecessor still succeeds
   (an idempotent retry that gets the chain's current token).
 - `on_reuse`: `reject` | `revoke_family`: what a consumed token presented outside the interval does.
@@ -24,9 +31,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from sim.distributions import DurationDist, DurationDistribution, Empirical, Fixed, Uniform
 from sim.durations import DURATION_HELP, format_duration, parse_duration
 from sim.validation import ConfigError, describe_errors
 
@@ -70,7 +78,8 @@ OptionalDuration = Annotated[float | None, BeforeValidator(_duration_or_unlimite
 #: A positive count, or None for `unlimited`.
 OptionalCount = Annotated[int | None, BeforeValidator(_count_or_unlimited)]
 
-RefreshTokenUsage = Literal["reuse", "one_time"]
+RefreshTokenUsage = Literal["reuse", "one_time", "rotate_keep_old"]
+AbsoluteAnchor = Literal["chain", "token"]
 OnCap = Literal["evict_oldest", "evict_least_recently_used", "reject_new"]
 OnReuse = Literal["reject", "revoke_family"]
 
@@ -84,7 +93,21 @@ GENERIC_DEFAULTS: dict[str, Any] = {
     "access_token_lifetime": "1h",
     "reuse_interval": "0s",
     "on_reuse": "reject",
+    "absolute_anchor": "chain",
+    "idle_tolerance": "0s",
+    "max_reuse": 0,
 }
+
+
+def _positive_support(dist: DurationDistribution) -> bool:
+    """True when every draw of a duration distribution is strictly positive."""
+    if isinstance(dist, Fixed):
+        return dist.value > 0
+    if isinstance(dist, Uniform):
+        return dist.low > 0
+    if isinstance(dist, Empirical):
+        return min(dist.values) > 0
+    return True  # exponential and lognormal draws are positive
 
 
 def policy_error(field: str, message: str) -> PydanticCustomError:
@@ -103,9 +126,12 @@ class Policy(BaseModel):
     sliding_lifetime: OptionalDuration
     max_tokens_per_user: OptionalCount
     on_cap: OnCap
-    access_token_lifetime: PositiveDuration
+    access_token_lifetime: DurationDist
     reuse_interval: Duration
     on_reuse: OnReuse
+    absolute_anchor: AbsoluteAnchor
+    idle_tolerance: Duration
+    max_reuse: Annotated[int, Field(ge=0, strict=True)]
 
     @model_validator(mode="before")
     @classmethod
@@ -137,11 +163,30 @@ class Policy(BaseModel):
                     f"unknown preset {self.preset!r}"
                     + (f"; did you mean {hint!r}?" if hint else f"; available: {', '.join(PRESETS)}"),
                 )
-        if self.refresh_token_usage == "reuse" and self.reuse_interval > 0:
+        if self.refresh_token_usage != "one_time" and self.reuse_interval > 0:
             raise policy_error(
                 "reuse_interval",
-                "reuse_interval applies only to refresh_token_usage: one_time (with reuse the same "
-                f"token is returned on every refresh), got {format_duration(self.reuse_interval)}",
+                f"reuse_interval applies only to refresh_token_usage: one_time (with "
+                f"{self.refresh_token_usage} no token is ever consumed), got "
+                f"{format_duration(self.reuse_interval)}",
+            )
+        if self.refresh_token_usage != "one_time" and self.max_reuse > 0:
+            raise policy_error(
+                "max_reuse",
+                f"max_reuse applies only to refresh_token_usage: one_time, got {self.max_reuse} with "
+                f"{self.refresh_token_usage}",
+            )
+        if self.idle_tolerance > 0 and self.sliding_lifetime is None:
+            raise policy_error(
+                "idle_tolerance",
+                "idle_tolerance extends the sliding deadline, so it needs a sliding_lifetime, got "
+                f"{format_duration(self.idle_tolerance)} with sliding_lifetime: none",
+            )
+        if not _positive_support(self.access_token_lifetime):
+            raise policy_error(
+                "access_token_lifetime",
+                "access_token_lifetime must be a positive duration (every draw of a distribution too), got "
+                f"{self.access_token_lifetime.to_config()!r}",
             )
         if self.preset is not None:
             preset.check(self)
@@ -161,6 +206,12 @@ class Policy(BaseModel):
         """True when refresh tokens rotate (each is consumed by its use)."""
         return self.refresh_token_usage == "one_time"
 
+    @property
+    def fixed_access_token_lifetime(self) -> float | None:
+        """The access-token lifetime in seconds when it is fixed, None when it is a distribution."""
+        dist = self.access_token_lifetime
+        return dist.value if isinstance(dist, Fixed) else None
+
     def to_config(self) -> dict[str, Any]:
         """The policy as it would be written in YAML, every default applied."""
         return {
@@ -174,7 +225,10 @@ class Policy(BaseModel):
                 "unlimited" if self.max_tokens_per_user is None else self.max_tokens_per_user
             ),
             "on_cap": self.on_cap,
-            "access_token_lifetime": format_duration(self.access_token_lifetime),
+            "access_token_lifetime": self.access_token_lifetime.to_config(),
             "reuse_interval": format_duration(self.reuse_interval),
             "on_reuse": self.on_reuse,
+            "absolute_anchor": self.absolute_anchor,
+            "idle_tolerance": format_duration(self.idle_tolerance),
+            "max_reuse": self.max_reuse,
         }

@@ -19,6 +19,7 @@ SESSIONS = 0  # session starts and durations, tabs
 FAULTS = 1  # lost responses, persist failures, retry delays, race offsets
 LIFECYCLE = 2  # device replacement, logout at session end
 USER = 3  # per-user draws: device count, absences, password changes
+ACCESS = 4  # the server's draws of access-token lifetimes (when the policy gives a distribution)
 
 
 def persona_key(name: str) -> int:

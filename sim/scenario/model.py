@@ -24,8 +24,6 @@ from pydantic import (
     model_validator,
 )
 
-from sim.durations import format_duration
-from sim.policy import Policy
 from sim.distributions import (
     CountDist,
     CountDistribution,
@@ -37,6 +35,8 @@ from sim.distributions import (
     rule_error,
     shown,
 )
+from sim.durations import format_duration
+from sim.policy import Policy
 from sim.validation import ConfigError, Problem, suggest
 
 Schedule = Literal["always", "weekdays", "business_hours"]

@@ -46,21 +46,33 @@ _POLICY_FORMS: dict[str, dict[str, Any]] = {
     "absolute_lifetime": _DURATION_OR_UNLIMITED,
     "sliding_lifetime": _DURATION_OR_UNLIMITED,
     "max_tokens_per_user": {"anyOf": [{"type": "integer", "minimum": 1}, {"enum": ["unlimited"]}]},
-    "access_token_lifetime": {"$ref": "#/$defs/Duration"},
+    "access_token_lifetime": {
+        "anyOf": [{"$ref": "#/$defs/Duration"}, {"$ref": "#/$defs/DurationDistributionForm"}]
+    },
     "reuse_interval": {"$ref": "#/$defs/Duration"},
+    "idle_tolerance": {"$ref": "#/$defs/Duration"},
+    "max_reuse": {"type": "integer", "minimum": 0},
 }
 
 POLICY_DESCRIPTIONS: dict[str, str] = {
     "preset": "A vendor preset that fills the defaults and enforces that vendor's limits: "
     + "; ".join(f"{name}: {preset.description}" for name, preset in PRESETS.items()),
     "refresh_token_usage": "reuse: the same refresh token on every refresh; one_time: rotation, each "
-    "refresh returns a new token and consumes the old one.",
+    "refresh returns a new token and consumes the old one; rotate_keep_old: a new token on every refresh, "
+    "the old ones stay valid while their chain is.",
     "absolute_lifetime": "Deadline counted from the authorization and kept across rotations, or unlimited.",
     "sliding_lifetime": "Each successful use moves the deadline to min(now + sliding, authorized_at + "
     "absolute); or none.",
     "max_tokens_per_user": "Valid token chains a user may hold at once, or unlimited.",
     "on_cap": "What happens when a new login would exceed max_tokens_per_user.",
-    "access_token_lifetime": "The lifetime (JWT exp) of each access token; access tokens are never revoked.",
+    "access_token_lifetime": "The lifetime (JWT exp) of each access token, a duration or a distribution; "
+    "access tokens are never revoked.",
+    "absolute_anchor": "chain: the absolute deadline counts from the authorization; token: from each "
+    "token's issue (every rotation gets a full absolute lifetime).",
+    "idle_tolerance": "Extra time the server still accepts a token after its sliding deadline "
+    "(Keycloak: 120s).",
+    "max_reuse": "one_time only: extra times the most recently used token may be presented again, each "
+    "use issuing a new token (Keycloak's refresh token max reuse).",
     "reuse_interval": "How long after its consumption a rotated token's predecessor still succeeds "
     "(one_time only).",
     "on_reuse": "What presenting a consumed token outside the reuse interval does: reject it, or also "

@@ -182,7 +182,7 @@ def test_no_preset_defaults() -> None:
     assert policy.sliding_lifetime is None
     assert policy.max_tokens_per_user is None
     assert policy.on_cap == "evict_oldest"
-    assert policy.access_token_lifetime == 3600
+    assert policy.fixed_access_token_lifetime == 3600
     assert policy.reuse_interval == 0
     assert policy.on_reuse == "reject"
     assert not policy.one_time
@@ -297,12 +297,18 @@ def test_parse_duration_rejects(bad: object) -> None:
         ("absolute_lifetime", "15d", 15 * DAY),
         ("sliding_lifetime", "none", None),
         ("sliding_lifetime", "90s", 90.0),
-        ("access_token_lifetime", "15m", 900.0),
         ("max_tokens_per_user", "unlimited", None),
     ],
 )
 def test_policy_duration_words(field: str, word: str, expected: float | None) -> None:
     assert getattr(Policy.from_dict({field: word}), field) == expected
+
+
+def test_access_token_lifetime_is_a_duration_or_a_distribution() -> None:
+    assert Policy.from_dict({"access_token_lifetime": "15m"}).fixed_access_token_lifetime == 900.0
+    spread = Policy.from_dict({"access_token_lifetime": {"uniform": {"low": "60m", "high": "90m"}}})
+    assert spread.fixed_access_token_lifetime is None
+    assert spread.access_token_lifetime.mean == 75 * 60
 
 
 @pytest.mark.parametrize(

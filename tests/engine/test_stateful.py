@@ -245,7 +245,7 @@ class TokenEngineMachine(RuleBasedStateMachine):
         assert evicted == [], f"unexpected evictions {evicted}"
         assert grant.refresh_token not in self.all_tokens(), "a token was issued twice"
         assert grant.chain not in [c.chain for c in self.chains], "a chain id was issued twice"
-        assert grant.access_expires_at == self.now + self.policy.access_token_lifetime
+        assert grant.access_expires_at == self.now + self.policy.fixed_access_token_lifetime
         self.chains.append(
             ModelChain(
                 chain=grant.chain,
@@ -310,7 +310,7 @@ class TokenEngineMachine(RuleBasedStateMachine):
         c, index = found
         assert result.reason is None
         assert result.chain == c.chain
-        assert result.access_expires_at == now + self.policy.access_token_lifetime
+        assert result.access_expires_at == now + self.policy.fixed_access_token_lifetime
         self.successes.append(
             Success(
                 token=token,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.distributions import CountDistributionForm, DurationDistributionForm
 from sim.policy import Policy
 from sim.scenario import (
     Absences,
@@ -18,7 +19,6 @@ from sim.scenario import (
     Scenario,
     scenario_from_yaml,
 )
-from sim.distributions import CountDistributionForm, DurationDistributionForm
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scenario.md"
 
