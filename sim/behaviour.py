@@ -64,6 +64,7 @@ class _Device:
     access_expires_at: float = -math.inf
     login_kind: str = FIRST_LOGIN
     next_replacement: float = math.inf
+    clock: float = 0.0  # the device's own time: may run ahead of env.now (see UserSimulation._wait)
 
 
 class UserSimulation:
@@ -78,8 +79,10 @@ class UserSimulation:
         replication: int,
         user: int,
         recorder: Recorder,
+        run_ahead: bool = True,
     ):
         self.persona = persona
+        self.run_ahead = run_ahead
         self.horizon = horizon
         self.recorder = recorder
         self.env = simpy.Environment()
@@ -91,7 +94,7 @@ class UserSimulation:
         access_rng = None if policy.fixed_access_token_lifetime is not None else rng(-1, streams.ACCESS)
         self.engine = TokenEngine(policy, on_chain_end=self._chain_ended, retain_ended=False, rng=access_rng)
         self.schedule = WeeklySchedule(persona.activity.schedule)
-        self.session_rate = persona.activity.sessions_per_day / self.schedule.active_per_day
+        self.session_gap_mean = self.schedule.active_per_day / persona.activity.sessions_per_day
 
         user_rng = rng(-1, streams.USER)
         n_devices = max(1, int(persona.devices.sample(user_rng)))
@@ -123,33 +126,55 @@ class UserSimulation:
             yield self.env.timeout(rng.exponential(1 / rate))
             self.engine.revoke_user("u", self.env.now)
 
-    def _device(self, device: _Device) -> Generator[simpy.Event, None, None]:
+    def _wait(self, device: _Device, t: float) -> Generator[simpy.Event, None, None]:
+        """Move the device's clock to `t`, yielding to SimPy only when another event comes first.
+
+        Every user has an environment of its own, so `env.peek()` is the time of the next thing any
+        other process of this user (another device, a password change) will do. When `t` comes
+        strictly before it, nothing can happen in between, so the device runs ahead without an event:
+        the engine sees the same calls at the same times as when stepping every refresh (proved by
+        tests/model/test_run_ahead.py). Nothing at or after the horizon is ever processed.
+        """
         env = self.env
+        if t >= self.horizon:
+            yield env.timeout(t - env.now)  # never fires: env.run stops at the horizon
+        if t <= device.clock:
+            return
+        if self.run_ahead and t < env.peek():
+            device.clock = t
+            return
+        yield env.timeout(t - env.now)
+        device.clock = t
+
+    def _device(self, device: _Device) -> Generator[simpy.Event, None, None]:
         persona = self.persona
         activity = persona.activity
         lifecycle = persona.lifecycle
+        sessions = device.sessions
+        logout_chance = lifecycle.logout_at_session_end
         replacement_rate = lifecycle.device_replaced_per_year / YEAR
         if replacement_rate > 0:
             device.next_replacement = device.lifecycle.exponential(1 / replacement_rate)
         ready_at = 0.0  # when the previous session ended
         while True:
-            start = self._next_session_start(device.sessions, ready_at)
+            start = self._next_session_start(sessions, ready_at)
             if start > self.horizon:
                 return
             # Session-level draws come first and in a fixed order, whatever the policy does.
-            duration = activity.session_duration.sample(device.sessions)
-            tabs = max(1, int(persona.clients.tabs.sample(device.sessions)))
-            fresh = device.sessions.random() < activity.fresh_login
-            start = max(start, env.now)
-            yield env.timeout(start - env.now)
+            duration = activity.session_duration.sample(sessions)
+            tabs = max(1, int(persona.clients.tabs.sample(sessions)))
+            fresh = sessions.random() < activity.fresh_login
+            yield from self._wait(device, start)
+            start = device.clock
             while device.next_replacement <= start:
                 device.token = device.stored = None
                 device.login_kind = NEW_DEVICE
                 device.next_replacement += device.lifecycle.exponential(1 / replacement_rate)
             end = start + duration
             yield from self._session(device, end, tabs, fresh)
-            if device.lifecycle.random() < lifecycle.logout_at_session_end and device.token is not None:
-                self.engine.logout(device.token, env.now)
+            if logout_chance > 0 and device.lifecycle.random() < logout_chance and device.token is not None:
+                yield from self._wait(device, end)
+                self.engine.logout(device.token, device.clock)
                 device.token = device.stored = None
                 device.login_kind = LOGIN_AFTER_LOGOUT
             ready_at = end
@@ -157,7 +182,7 @@ class UserSimulation:
     def _next_session_start(self, rng: np.random.Generator, after: float) -> float:
         t = after
         while True:
-            t = self.schedule.advance(t, rng.exponential(1 / self.session_rate))
+            t = self.schedule.advance(t, rng.exponential(self.session_gap_mean))
             absence = self.absences.containing(t)
             if absence is None:
                 return t
@@ -168,57 +193,59 @@ class UserSimulation:
     def _session(
         self, device: _Device, end: float, tabs: int, fresh: bool
     ) -> Generator[simpy.Event, None, None]:
-        env = self.env
         device.token = device.stored  # a new session starts from what was persisted
         if fresh and device.token is not None:
             device.token = device.stored = None  # the old chain is abandoned on the server
             device.login_kind = FRESH_LOGIN
         if device.token is None:
             self._login(device, device.login_kind)
-        elif device.access_expires_at < env.now:
+        elif device.access_expires_at < device.clock:
             yield from self._refresh_episode(device, requests=1, mid_session=False)
         racing = 1 if self.persona.clients.refresh_lock else tabs
         while device.token is not None and device.access_expires_at < end:
-            yield env.timeout(max(0.0, device.access_expires_at - env.now))
+            yield from self._wait(device, device.access_expires_at)
             yield from self._refresh_episode(device, requests=racing, mid_session=True)
 
     def _refresh_episode(
         self, device: _Device, requests: int, mid_session: bool
     ) -> Generator[simpy.Event, None, None]:
-        env = self.env
-        clients = self.persona.clients
         faults = self.persona.faults
+        lost_chance = faults.lost_refresh_response
+        persist_failure = faults.persist_failure
         rng = device.faults
         presented = device.token
         assert presented is not None
-        trigger = env.now
-        offsets = [0.0] if requests == 1 else sorted(clients.race_window.sample(rng) for _ in range(requests))
-        pending = [(trigger + offset, i, presented) for i, offset in enumerate(offsets)]
-        heapq.heapify(pending)
+        trigger = device.clock
+        if requests == 1:
+            pending = [(trigger, 0, presented)]
+        else:
+            race_window = self.persona.clients.race_window
+            offsets = sorted(race_window.sample(rng) for _ in range(requests))
+            pending = [(trigger + offset, i, presented) for i, offset in enumerate(offsets)]
         relogged = False
         while pending:
             at, i, token = heapq.heappop(pending)
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            result = self.engine.refresh(token, env.now)
-            self.recorder.request(env.now, REFRESH_OK if result.ok else REFRESH_FAILED)
-            if rng.random() < faults.lost_refresh_response:
-                heapq.heappush(pending, (env.now + faults.retry_after.sample(rng), i, token))
+            yield from self._wait(device, at)
+            now = device.clock
+            result = self.engine.refresh(token, now)
+            self.recorder.request(now, REFRESH_OK if result.ok else REFRESH_FAILED)
+            if lost_chance > 0 and rng.random() < lost_chance:
+                heapq.heappush(pending, (now + faults.retry_after.sample(rng), i, token))
                 continue
             if relogged:
                 continue  # the device already logged in again during this episode
             if result.ok:
                 device.token = result.refresh_token
                 device.access_expires_at = result.access_expires_at
-                if rng.random() >= faults.persist_failure:
+                if persist_failure == 0 or rng.random() >= persist_failure:
                     device.stored = result.refresh_token
             else:
-                self.recorder.reauth(device.index, env.now, result.reason, mid_session)
+                self.recorder.reauth(device.index, now, result.reason, mid_session)
                 self._login(device, FORCED)
                 relogged = True
 
     def _login(self, device: _Device, kind: str) -> None:
-        now = self.env.now
+        now = device.clock
         grant = self.engine.authorize("u", now, device=str(device.index))
         self.recorder.request(now, AUTHORIZATION)
         if grant.refresh_token is None:
@@ -258,7 +285,11 @@ def simulate_users(
     replication: int,
     users: range,
     recorder: Recorder,
+    run_ahead: bool = True,
 ) -> None:
-    """Simulate a range of a persona's users (one shard), recording into `recorder`."""
+    """Simulate a range of a persona's users (one shard), recording into `recorder`.
+
+    `run_ahead=False` steps every refresh through SimPy (slower, same results: kept for the proof).
+    """
     for user in users:
-        UserSimulation(policy, persona, horizon, seed, replication, user, recorder).run()
+        UserSimulation(policy, persona, horizon, seed, replication, user, recorder, run_ahead).run()

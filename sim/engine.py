@@ -21,6 +21,7 @@ import heapq
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,8 +58,7 @@ _GENERATIONS = 1 << 32
 _INF = math.inf
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(NamedTuple):
     """The answer to an authorization (a login)."""
 
     #: The new chain's first refresh token; None when the authorization was rejected at the cap.
@@ -73,9 +73,8 @@ class Grant:
     access_expires_at: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RefreshResult:
-    """The answer to a refresh-token request."""
+class RefreshResult(NamedTuple):
+    """The answer to a refresh-token request (a named tuple: cheap to create on every refresh)."""
 
     ok: bool
     #: The refresh token the client should hold from now on (new with rotation, the same with reuse).
