@@ -34,7 +34,7 @@ import simpy
 from sim import streams
 from sim.durations import DAY
 from sim.engine import ChainInfo, TokenEngine
-from sim.recording import AUTHORIZATION, REFRESH_FAILED, REFRESH_OK, Recorder
+from sim.recording import AUTHORIZATION, REFRESH_FAILED, REFRESH_OK, SESSION, Recorder
 from sim.schedule import Absences, WeeklySchedule
 
 if TYPE_CHECKING:
@@ -166,6 +166,7 @@ class UserSimulation:
             fresh = sessions.random() < activity.fresh_login
             yield from self._wait(device, start)
             start = device.clock
+            self.recorder.request(start, SESSION)
             while device.next_replacement <= start:
                 device.token = device.stored = None
                 device.login_kind = NEW_DEVICE

@@ -53,6 +53,7 @@ METRICS: tuple[MetricSpec, ...] = (
                "authorizations of every kind (first, fresh, after logout, new device, forced)"),
     MetricSpec("rejected_logins_per_user_month", "per user per month",
                "logins refused at the cap (on_cap: reject_new)"),
+    MetricSpec("sessions_per_user_month", "per user per month", "sessions started (all devices)"),
     MetricSpec("refresh_requests_per_user_month", "per user per month",
                "refresh-token requests sent to the token endpoint, failed ones included"),
     MetricSpec("failed_refresh_share", "share of refresh requests", "refresh requests that failed"),
@@ -173,8 +174,10 @@ def _metrics_for(
     if hourly is not None:
         refreshes = float(hourly[1, first_hour:].sum())
         failures = float(hourly[2, first_hour:].sum())
+        sessions = float(hourly[3, first_hour:].sum())
     else:
-        refreshes = failures = 0.0
+        refreshes = failures = sessions = 0.0
+    out["sessions_per_user_month"] = sessions / user_months
     out["refresh_requests_per_user_month"] = refreshes / user_months
     out["failed_refresh_share"] = failures / refreshes if refreshes else 0.0
 
@@ -299,12 +302,13 @@ def hourly_timeseries(
                     "authorizations": counts[0, :n_hours],
                     "refreshes": counts[1, :n_hours],
                     "failures": counts[2, :n_hours],
+                    "sessions": counts[3, :n_hours],
                 }
             )
         )
     if not frames:
         return pd.DataFrame(
             columns=["replication", "persona", "hour", "t_s", "active_chains", "authorizations",
-                     "refreshes", "failures"]
+                     "refreshes", "failures", "sessions"]
         )
     return pd.concat(frames, ignore_index=True)

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Request kinds counted per minute.
-AUTHORIZATION, REFRESH_OK, REFRESH_FAILED = 0, 1, 2
-REQUEST_KINDS = ("authorizations", "refreshes", "failures")  # refreshes counts every refresh request
+#: Event kinds: token-endpoint requests (counted per minute and hour) and session starts (per hour).
+AUTHORIZATION, REFRESH_OK, REFRESH_FAILED, SESSION = 0, 1, 2, 3
+#: Rows of the hourly counts; `refreshes` counts every refresh request, failed ones included.
+HOURLY_KINDS = ("authorizations", "refreshes", "failures", "sessions")
 
 CHAIN_COLUMNS = (
     "replication",
@@ -43,7 +44,7 @@ class Recorder:
     reauths: dict[str, list] = field(default_factory=lambda: {c: [] for c in REAUTH_COLUMNS})
     #: (replication, persona) -> token-endpoint requests (logins and refreshes) per minute (int32).
     minute_requests: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
-    #: (replication, persona) -> array [kind, hour] of counts, kinds as in REQUEST_KINDS.
+    #: (replication, persona) -> array [kind, hour] of counts, kinds as in HOURLY_KINDS.
     hourly_counts: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     #: (replication, persona) -> logins refused at the cap.
     rejected_logins: dict[tuple[int, str], list[float]] = field(default_factory=dict)
@@ -74,7 +75,7 @@ class Recorder:
     # -- events -------------------------------------------------------------
 
     def request(self, t: float, kind: int) -> None:
-        """One token-endpoint request at time t."""
+        """One token-endpoint request (or, with kind SESSION, a session start) at time t."""
         self._times.append(t)
         self._kinds.append(kind)
         if len(self._times) >= _FLUSH_EVERY:
@@ -139,11 +140,14 @@ class Recorder:
         per_minute = self.minute_requests.get(self._key)
         if per_minute is None:
             per_minute = self.minute_requests[self._key] = np.zeros(self._minutes, dtype=np.int32)
-            self.hourly_counts[self._key] = np.zeros((3, self._hours), dtype=np.int64)
-        per_minute += np.bincount(minutes, minlength=self._minutes).astype(np.int32)
+            self.hourly_counts[self._key] = np.zeros((len(HOURLY_KINDS), self._hours), dtype=np.int64)
+        is_request = kinds != SESSION
+        per_minute += np.bincount(minutes[is_request], minlength=self._minutes).astype(np.int32)
         hourly = self.hourly_counts[self._key]
         hourly[0] += np.bincount(hours[kinds == AUTHORIZATION], minlength=self._hours)
-        hourly[1] += np.bincount(hours[kinds != AUTHORIZATION], minlength=self._hours)
+        refreshes = (kinds == REFRESH_OK) | (kinds == REFRESH_FAILED)
+        hourly[1] += np.bincount(hours[refreshes], minlength=self._hours)
         hourly[2] += np.bincount(hours[kinds == REFRESH_FAILED], minlength=self._hours)
+        hourly[3] += np.bincount(hours[kinds == SESSION], minlength=self._hours)
         self._times.clear()
         self._kinds.clear()

@@ -115,7 +115,9 @@ class RunResult:
     timeseries: pd.DataFrame
     #: One row per (replication, persona); persona "*" is the whole population.
     replication_metrics: pd.DataFrame
-    engine_events: int
+    #: Token-endpoint requests (logins and refreshes) and sessions simulated, all replications.
+    token_requests: int
+    sessions: int
 
 
 def run_scenario(
@@ -162,7 +164,8 @@ def run_scenario(
         reauths=reauths,
         timeseries=timeseries,
         replication_metrics=per_replication,
-        engine_events=int(sum(a[1].sum() + a[0].sum() for a in merged.hourly_counts.values())),
+        token_requests=int(sum(a[:2].sum() for a in merged.hourly_counts.values())),
+        sessions=int(sum(a[3].sum() for a in merged.hourly_counts.values())),
     )
 
 
