@@ -65,6 +65,11 @@ class _Device:
     login_kind: str = FIRST_LOGIN
     next_replacement: float = math.inf
     clock: float = 0.0  # the device's own time: may run ahead of env.now (see UserSimulation._wait)
+    # Faults as countdowns: requests until the next lost response, successful refreshes until the next
+    # token that is not persisted. Geometric gaps between Bernoulli(p) events are the same process as
+    # a draw per request, and let a run of refreshes be simulated in one step.
+    lost_in: float = math.inf
+    unsaved_in: float = math.inf
 
 
 class UserSimulation:
@@ -126,23 +131,25 @@ class UserSimulation:
             yield self.env.timeout(rng.exponential(1 / rate))
             self.engine.revoke_user("u", self.env.now)
 
-    def _wait(self, device: _Device, t: float) -> Generator[simpy.Event, None, None]:
-        """Move the device's clock to `t`, yielding to SimPy only when another event comes first.
+    def _run_ahead_to(self, device: _Device, t: float) -> bool:
+        """Move the device's clock to `t` without SimPy when nothing else can happen first.
 
         Every user has an environment of its own, so `env.peek()` is the time of the next thing any
         other process of this user (another device, a password change) will do. When `t` comes
         strictly before it, nothing can happen in between, so the device runs ahead without an event:
         the engine sees the same calls at the same times as when stepping every refresh (proved by
-        tests/model/test_run_ahead.py). Nothing at or after the horizon is ever processed.
+        tests/model/test_run_ahead.py). False when the caller must wait through SimPy (`_wait`).
         """
-        env = self.env
-        if t >= self.horizon:
-            yield env.timeout(t - env.now)  # never fires: env.run stops at the horizon
         if t <= device.clock:
-            return
-        if self.run_ahead and t < env.peek():
+            return t < self.horizon
+        if self.run_ahead and t < self.horizon and t < self.env.peek():
             device.clock = t
-            return
+            return True
+        return False
+
+    def _wait(self, device: _Device, t: float) -> Generator[simpy.Event, None, None]:
+        """Wait through SimPy until `t` (at or after the horizon: forever, since the run stops there)."""
+        env = self.env
         yield env.timeout(t - env.now)
         device.clock = t
 
@@ -155,6 +162,8 @@ class UserSimulation:
         replacement_rate = lifecycle.device_replaced_per_year / YEAR
         if replacement_rate > 0:
             device.next_replacement = device.lifecycle.exponential(1 / replacement_rate)
+        device.lost_in = self._geometric(device.faults, persona.faults.lost_refresh_response)
+        device.unsaved_in = self._geometric(device.faults, persona.faults.persist_failure)
         ready_at = 0.0  # when the previous session ended
         while True:
             start = self._next_session_start(sessions, ready_at)
@@ -164,7 +173,8 @@ class UserSimulation:
             duration = activity.session_duration.sample(sessions)
             tabs = max(1, int(persona.clients.tabs.sample(sessions)))
             fresh = sessions.random() < activity.fresh_login
-            yield from self._wait(device, start)
+            if not self._run_ahead_to(device, start):
+                yield from self._wait(device, start)
             start = device.clock
             self.recorder.request(start, SESSION)
             while device.next_replacement <= start:
@@ -174,7 +184,8 @@ class UserSimulation:
             end = start + duration
             yield from self._session(device, end, tabs, fresh)
             if logout_chance > 0 and device.lifecycle.random() < logout_chance and device.token is not None:
-                yield from self._wait(device, end)
+                if not self._run_ahead_to(device, end):
+                    yield from self._wait(device, end)
                 self.engine.logout(device.token, device.clock)
                 device.token = device.stored = None
                 device.login_kind = LOGIN_AFTER_LOGOUT
@@ -198,21 +209,78 @@ class UserSimulation:
         if fresh and device.token is not None:
             device.token = device.stored = None  # the old chain is abandoned on the server
             device.login_kind = FRESH_LOGIN
+        racing = 1 if self.persona.clients.refresh_lock else tabs
         if device.token is None:
             self._login(device, device.login_kind)
-        elif device.access_expires_at < device.clock:
-            yield from self._refresh_episode(device, requests=1, mid_session=False)
-        racing = 1 if self.persona.clients.refresh_lock else tabs
+        elif device.access_expires_at < device.clock:  # the access token has expired: refresh first
+            if self.run_ahead and device.lost_in > 1:
+                # with racing tabs, the refreshes after the first go through the general path
+                before = min(end, self.horizon, self.env.peek()) if racing == 1 else device.clock
+                self._refresh_series(device, device.clock, before, False)
+            else:
+                yield from self._refresh_episode(device, requests=1, mid_session=False)
         while device.token is not None and device.access_expires_at < end:
-            yield from self._wait(device, device.access_expires_at)
+            t = device.access_expires_at
+            if racing == 1 and self.run_ahead:
+                # The refreshes before anything else happens, and before the next lost response,
+                # in one step (the engine's refresh_series is exact).
+                before = min(end, self.horizon, self.env.peek())
+                if t < before and device.lost_in > 1:
+                    self._refresh_series(device, t, before, True)
+                    continue
+            if not self._run_ahead_to(device, t):
+                yield from self._wait(device, t)
             yield from self._refresh_episode(device, requests=racing, mid_session=True)
+
+    def _refresh_series(self, device: _Device, first: float, before: float, mid_session: bool) -> None:
+        """A single client's refreshes from `first` (always made) while before `before`, in one step.
+
+        Only the first request can be at the session start (`mid_session` False); the others are at
+        access-token expiries during the session.
+        """
+        limit = device.lost_in - 1  # the next lost response goes through the general path
+        series = self.engine.refresh_series(device.token, first, before, int(min(limit, 1 << 30)))
+        recorder = self.recorder
+        times = series.times
+        device.lost_in -= len(times)
+        device.clock = times[-1]
+        if series.tokens:
+            recorder.requests(series.times if series.failure is None else times[:-1], REFRESH_OK)
+            device.token = series.tokens[-1]
+            device.access_expires_at = series.access_expires_at
+            self._persist(device, series.tokens)
+        if series.failure is not None:
+            recorder.request(device.clock, REFRESH_FAILED)
+            recorder.reauth(device.index, device.clock, series.failure.reason, mid_session or len(times) > 1)
+            self._login(device, FORCED)
+
+    def _persist(self, device: _Device, tokens: list[int]) -> None:
+        """Store each new token in turn, except those the countdown says are never persisted."""
+        stored_index = -1
+        index = 0
+        while index < len(tokens):
+            gap = device.unsaved_in
+            if index + gap > len(tokens):  # no failure among the remaining tokens
+                device.unsaved_in -= len(tokens) - index
+                stored_index = len(tokens) - 1
+                break
+            failed = index + int(gap) - 1  # this token is never persisted
+            if failed > index:
+                stored_index = failed - 1
+            index = failed + 1
+            device.unsaved_in = self._geometric(device.faults, self.persona.faults.persist_failure)
+        if stored_index >= 0:
+            device.stored = tokens[stored_index]
+
+    @staticmethod
+    def _geometric(rng: np.random.Generator, p: float) -> float:
+        """Trials until the first success of Bernoulli(p) trials (inf when p is 0)."""
+        return float(rng.geometric(p)) if p > 0 else math.inf
 
     def _refresh_episode(
         self, device: _Device, requests: int, mid_session: bool
     ) -> Generator[simpy.Event, None, None]:
         faults = self.persona.faults
-        lost_chance = faults.lost_refresh_response
-        persist_failure = faults.persist_failure
         rng = device.faults
         presented = device.token
         assert presented is not None
@@ -226,11 +294,14 @@ class UserSimulation:
         relogged = False
         while pending:
             at, i, token = heapq.heappop(pending)
-            yield from self._wait(device, at)
+            if not self._run_ahead_to(device, at):
+                yield from self._wait(device, at)
             now = device.clock
             result = self.engine.refresh(token, now)
             self.recorder.request(now, REFRESH_OK if result.ok else REFRESH_FAILED)
-            if lost_chance > 0 and rng.random() < lost_chance:
+            device.lost_in -= 1
+            if device.lost_in <= 0:  # the server answered, the client never got it: retry later
+                device.lost_in = self._geometric(rng, faults.lost_refresh_response)
                 heapq.heappush(pending, (now + faults.retry_after.sample(rng), i, token))
                 continue
             if relogged:
@@ -238,8 +309,7 @@ class UserSimulation:
             if result.ok:
                 device.token = result.refresh_token
                 device.access_expires_at = result.access_expires_at
-                if persist_failure == 0 or rng.random() >= persist_failure:
-                    device.stored = result.refresh_token
+                self._persist(device, [result.refresh_token])
             else:
                 self.recorder.reauth(device.index, now, result.reason, mid_session)
                 self._login(device, FORCED)

@@ -81,6 +81,13 @@ class Recorder:
         if len(self._times) >= _FLUSH_EVERY:
             self._flush()
 
+    def requests(self, times: list[float], kind: int) -> None:
+        """Several token-endpoint requests of one kind."""
+        self._times.extend(times)
+        self._kinds.extend([kind] * len(times))
+        if len(self._times) >= _FLUSH_EVERY:
+            self._flush()
+
     def chain(
         self,
         device: int,

@@ -85,7 +85,7 @@ def _simulate(policy: Policy, persona: Persona, seed: int, run_ahead: bool) -> R
     return recorder.finish()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policy=policies(), persona=personas(), seed=st.integers(0, 2**32 - 1))
 def test_running_ahead_equals_stepping_every_refresh(policy: Policy, persona: Persona, seed: int) -> None:
     fast = _simulate(policy, persona, seed, run_ahead=True)

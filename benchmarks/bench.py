@@ -1,0 +1,206 @@
+"""Benchmark of the full model against a bare SimPy model of the same sessions (issue 7).
+
+Run with `make bench` (or `python benchmarks/bench.py`). Everything is measured in one process run, so
+the ratios compare like with like on a shared, noisy machine:
+
+1. the full model (`sim.runner.run_shard`, one process) on benchmarks/office.yaml: sessions per second
+   and simulated user-days per second;
+2. a bare SimPy model of the same sessions: one process per device, a timeout at each session start and
+   end drawn from the same distributions and the same random streams, no policy, no metrics;
+3. the ratio of 1 to 2, peak memory, scaling in users and horizon, two workers against one, and (with
+   `--large`) the full 100,000-user year through `tokensim run` on every core.
+
+Figures go to benchmarks/results.json and a table on the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import simpy
+from rich.console import Console
+from rich.table import Table
+
+from sim import streams
+from sim.runner import ShardTask, plan_shards, run_scenario, run_shard
+from sim.scenario import Scenario, load_scenario
+from sim.schedule import WeeklySchedule
+
+HERE = Path(__file__).resolve().parent
+SCENARIO = HERE / "office.yaml"
+DAY = 86400.0
+
+
+def full_model(scenario: Scenario, users: int) -> tuple[float, int]:
+    """Seconds to simulate `users` users in this process, and the sessions they had."""
+    persona = scenario.population[0]
+    task = ShardTask(scenario.policy, persona, scenario.horizon, scenario.seed, 0, 0, users)
+    started = time.perf_counter()
+    recorder = run_shard(task)
+    elapsed = time.perf_counter() - started
+    sessions = int(sum(counts[3].sum() for counts in recorder.hourly_counts.values()))
+    return elapsed, sessions
+
+
+def bare_simpy(scenario: Scenario, users: int) -> tuple[float, int]:
+    """The same sessions with nothing but SimPy timeouts: a process per device, start and end."""
+    persona = scenario.population[0]
+    schedule = WeeklySchedule(persona.activity.schedule)
+    gap_mean = schedule.active_per_day / persona.activity.sessions_per_day
+    duration = persona.activity.session_duration
+    horizon = scenario.horizon
+    sessions = 0
+
+    def device(env: simpy.Environment, rng) -> simpy.events.ProcessGenerator:
+        nonlocal sessions
+        ready = 0.0
+        while True:
+            start = schedule.advance(ready, rng.exponential(gap_mean))
+            if start > horizon:
+                return
+            yield env.timeout(start - env.now)
+            sessions += 1
+            yield env.timeout(duration.sample(rng))
+            ready = env.now
+
+    started = time.perf_counter()
+    env = simpy.Environment()
+    for user in range(users):
+        n_devices = int(
+            persona.devices.sample(streams.stream(scenario.seed, 0, persona.name, user, -1, streams.USER))
+        )
+        for d in range(n_devices):
+            env.process(
+                device(env, streams.stream(scenario.seed, 0, persona.name, user, d, streams.SESSIONS))
+            )
+    env.run(until=horizon)
+    return time.perf_counter() - started, sessions
+
+
+def best_of(repeats: int, fn, *args) -> tuple[float, int]:
+    """The fastest of several runs (the least disturbed by other load), with its session count."""
+    runs = [fn(*args) for _ in range(repeats)]
+    return min(runs, key=lambda r: r[0])
+
+
+def parallel_rate(scenario: Scenario, workers: int) -> float:
+    """Users per second through run_scenario (process pool, tables and metrics included)."""
+    started = time.perf_counter()
+    run_scenario(scenario, workers=workers)
+    return sum(p.users for p in scenario.population) / (time.perf_counter() - started)
+
+
+def large_run(scenario_path: Path, users: int) -> dict[str, float]:
+    """The full `tokensim run` of `users` users for a year on every core, in a child process."""
+    with tempfile.TemporaryDirectory() as out:
+        scale = users / load_scenario(scenario_path).population[0].users
+        cmd = [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(scenario_path),
+            "--out",
+            out,
+            "--force",
+            "--quiet",
+            "--users-scale",
+            str(scale),
+        ]
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        elapsed = time.perf_counter() - started
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"users": users, "seconds": elapsed, "peak_rss_mib_largest_process": usage.ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=400, help="users in the single-process comparison")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each timing (the best is kept)")
+    parser.add_argument(
+        "--large", type=int, default=0, help="also run this many users for a year (e.g. 100000)"
+    )
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    args = parser.parse_args()
+    scenario = load_scenario(SCENARIO)
+    users = args.users
+    days = scenario.horizon / DAY
+
+    full_s, full_sessions = best_of(args.repeats, full_model, scenario, users)
+    bare_s, bare_sessions = best_of(args.repeats, bare_simpy, scenario, users)
+    double_users_s, _ = best_of(args.repeats, full_model, scenario, 2 * users)
+    half = scenario.model_copy(update={"horizon": scenario.horizon / 2})
+    half_s, _ = best_of(args.repeats, full_model, half, users)
+    pool = scenario.with_overrides(users_scale=users / scenario.population[0].users)
+    rate_1 = parallel_rate(pool, 1)
+    rate_2 = parallel_rate(pool, 2)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    results = {
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": len(plan_shards(pool, 2)) and __import__("os").cpu_count(),
+        },
+        "users": users,
+        "days": days,
+        "full_model": {
+            "seconds": full_s,
+            "sessions": full_sessions,
+            "sessions_per_s": full_sessions / full_s,
+            "user_days_per_s": users * days / full_s,
+        },
+        "bare_simpy": {
+            "seconds": bare_s,
+            "sessions": bare_sessions,
+            "sessions_per_s": bare_sessions / bare_s,
+        },
+        "ratio_full_to_bare": (full_sessions / full_s) / (bare_sessions / bare_s),
+        "scaling": {
+            "twice_users_time_ratio": double_users_s / full_s,
+            "twice_horizon_time_ratio": full_s / half_s,
+        },
+        "parallel": {
+            "users_per_s_1_worker": rate_1,
+            "users_per_s_2_workers": rate_2,
+            "speedup": rate_2 / rate_1,
+        },
+        "peak_rss_mib": peak_rss,
+    }
+    if args.large:
+        results["large"] = large_run(SCENARIO, args.large)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+    table = Table(title=f"tokensim benchmark: {users} users x {days:g} days (best of {args.repeats})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    table.add_row("full model, sessions/s", f"{results['full_model']['sessions_per_s']:,.0f}", "")
+    table.add_row("full model, user-days/s", f"{results['full_model']['user_days_per_s']:,.0f}", "")
+    table.add_row("bare SimPy, sessions/s", f"{results['bare_simpy']['sessions_per_s']:,.0f}", "")
+    table.add_row("ratio full / bare", f"{results['ratio_full_to_bare']:.2f}", ">= 0.5")
+    table.add_row("time, 2x users / 1x", f"{results['scaling']['twice_users_time_ratio']:.2f}", "<= 2.2")
+    table.add_row("time, 2x horizon / 1x", f"{results['scaling']['twice_horizon_time_ratio']:.2f}", "<= 2.2")
+    table.add_row("2 workers / 1 worker", f"{results['parallel']['speedup']:.2f}", ">= 1.7")
+    table.add_row("peak memory (MiB)", f"{peak_rss:,.0f}", "")
+    if args.large:
+        large = results["large"]
+        table.add_row(f"{args.large:,} users x 365 d, seconds", f"{large['seconds']:,.0f}", "< 600")
+        table.add_row(
+            "  peak memory of largest process (MiB)",
+            f"{large['peak_rss_mib_largest_process']:,.0f}",
+            "< 2048",
+        )
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
