@@ -109,9 +109,9 @@ INVALID: list[tuple[str, Any, str, list[str]]] = [
     ),
     (
         "unknown preset, far",
-        {"preset": "okta"},
+        {"preset": "zitadel"},
         "preset",
-        ["unknown preset 'okta'", "available: visma_connect"],
+        ["unknown preset 'zitadel'", "available: visma_connect"],
     ),
     ("preset not a string", {"preset": 3}, "preset", ["valid string"]),
     (
