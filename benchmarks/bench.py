@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim import streams
-from sim.runner import ShardTask, plan_shards, run_scenario, run_shard
+from sim.runner import ShardTask, run_scenario, run_shard
 from sim.scenario import Scenario, load_scenario
 from sim.schedule import WeeklySchedule
 
@@ -85,10 +87,19 @@ def bare_simpy(scenario: Scenario, users: int) -> tuple[float, int]:
     return time.perf_counter() - started, sessions
 
 
-def best_of(repeats: int, fn, *args) -> tuple[float, int]:
-    """The fastest of several runs (the least disturbed by other load), with its session count."""
-    runs = [fn(*args) for _ in range(repeats)]
-    return min(runs, key=lambda r: r[0])
+def paired(repeats: int, first, second) -> tuple[float, float, float]:
+    """Time two workloads back to back, `repeats` times; the median of the per-pair time ratios.
+
+    Pairing makes the ratio robust on a shared machine: both halves of a pair see the same load.
+    Returns (median seconds of first, median seconds of second, median of second/first).
+    """
+    pairs = [(first()[0], second()[0]) for _ in range(repeats)]
+    ratios = sorted(b / a for a, b in pairs)
+    return (
+        statistics.median(a for a, _ in pairs),
+        statistics.median(b for _, b in pairs),
+        statistics.median(ratios),
+    )
 
 
 def parallel_rate(scenario: Scenario, workers: int) -> float:
@@ -135,20 +146,29 @@ def main() -> None:
     users = args.users
     days = scenario.horizon / DAY
 
-    full_s, full_sessions = best_of(args.repeats, full_model, scenario, users)
-    bare_s, bare_sessions = best_of(args.repeats, bare_simpy, scenario, users)
-    double_users_s, _ = best_of(args.repeats, full_model, scenario, 2 * users)
+    _, full_sessions = full_model(scenario, users)
+    _, bare_sessions = bare_simpy(scenario, users)
+    bare_s, full_s, full_over_bare_time = paired(
+        args.repeats, lambda: bare_simpy(scenario, users), lambda: full_model(scenario, users)
+    )
+    _, _, twice_users = paired(
+        args.repeats, lambda: full_model(scenario, users), lambda: full_model(scenario, 2 * users)
+    )
     half = scenario.model_copy(update={"horizon": scenario.horizon / 2})
-    half_s, _ = best_of(args.repeats, full_model, half, users)
+    _, _, twice_horizon = paired(
+        args.repeats, lambda: full_model(half, users), lambda: full_model(scenario, users)
+    )
     pool = scenario.with_overrides(users_scale=users / scenario.population[0].users)
-    rate_1 = parallel_rate(pool, 1)
-    rate_2 = parallel_rate(pool, 2)
+    rates = [(parallel_rate(pool, 1), parallel_rate(pool, 2)) for _ in range(args.repeats)]
+    speedup = statistics.median(two / one for one, two in rates)
+    rate_1 = statistics.median(one for one, _ in rates)
+    rate_2 = statistics.median(two for _, two in rates)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     results = {
         "machine": {
             "python": platform.python_version(),
-            "cpus": len(plan_shards(pool, 2)) and __import__("os").cpu_count(),
+            "cpus": os.cpu_count(),
         },
         "users": users,
         "days": days,
@@ -163,23 +183,19 @@ def main() -> None:
             "sessions": bare_sessions,
             "sessions_per_s": bare_sessions / bare_s,
         },
-        "ratio_full_to_bare": (full_sessions / full_s) / (bare_sessions / bare_s),
-        "scaling": {
-            "twice_users_time_ratio": double_users_s / full_s,
-            "twice_horizon_time_ratio": full_s / half_s,
-        },
-        "parallel": {
-            "users_per_s_1_worker": rate_1,
-            "users_per_s_2_workers": rate_2,
-            "speedup": rate_2 / rate_1,
-        },
+        # the full model's sessions per second over the bare model's, from back-to-back pairs
+        "ratio_full_to_bare": (full_sessions / bare_sessions) / full_over_bare_time,
+        "scaling": {"twice_users_time_ratio": twice_users, "twice_horizon_time_ratio": twice_horizon},
+        "parallel": {"users_per_s_1_worker": rate_1, "users_per_s_2_workers": rate_2, "speedup": speedup},
         "peak_rss_mib": peak_rss,
     }
     if args.large:
         results["large"] = large_run(SCENARIO, args.large)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 
-    table = Table(title=f"tokensim benchmark: {users} users x {days:g} days (best of {args.repeats})")
+    table = Table(
+        title=f"tokensim benchmark: {users} users x {days:g} days (medians of {args.repeats} paired runs)"
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")

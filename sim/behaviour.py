@@ -158,6 +158,11 @@ class UserSimulation:
         activity = persona.activity
         lifecycle = persona.lifecycle
         sessions = device.sessions
+        duration_of = activity.session_duration.sample
+        tabs_of = persona.clients.tabs.sample
+        fresh_chance = activity.fresh_login
+        record = self.recorder.request
+        horizon = self.horizon
         logout_chance = lifecycle.logout_at_session_end
         replacement_rate = lifecycle.device_replaced_per_year / YEAR
         if replacement_rate > 0:
@@ -167,16 +172,16 @@ class UserSimulation:
         ready_at = 0.0  # when the previous session ended
         while True:
             start = self._next_session_start(sessions, ready_at)
-            if start > self.horizon:
+            if start > horizon:
                 return
             # Session-level draws come first and in a fixed order, whatever the policy does.
-            duration = activity.session_duration.sample(sessions)
-            tabs = max(1, int(persona.clients.tabs.sample(sessions)))
-            fresh = sessions.random() < activity.fresh_login
+            duration = duration_of(sessions)
+            tabs = max(1, int(tabs_of(sessions)))
+            fresh = sessions.random() < fresh_chance  # drawn even at 0: sweeps over it keep CRN
             if not self._run_ahead_to(device, start):
                 yield from self._wait(device, start)
             start = device.clock
-            self.recorder.request(start, SESSION)
+            record(start, SESSION)
             while device.next_replacement <= start:
                 device.token = device.stored = None
                 device.login_kind = NEW_DEVICE
@@ -192,15 +197,17 @@ class UserSimulation:
             ready_at = end
 
     def _next_session_start(self, rng: np.random.Generator, after: float) -> float:
-        t = after
+        t = self.schedule.advance(after, rng.exponential(self.session_gap_mean))
+        if not self.absences.intervals:
+            return t
         while True:
-            t = self.schedule.advance(t, rng.exponential(self.session_gap_mean))
             absence = self.absences.containing(t)
             if absence is None:
                 return t
             t = absence[1]
             if t > self.horizon:
                 return t
+            t = self.schedule.advance(t, rng.exponential(self.session_gap_mean))
 
     def _session(
         self, device: _Device, end: float, tabs: int, fresh: bool

@@ -317,12 +317,14 @@ class TokenEngine:
                 chain.parent = generation
                 chain.parent_uses = 1
                 chain.consumed_at = now
-            return self._use(chain, now)
+            token, access = self._use(chain, now)
+            return RefreshResult(ok=True, refresh_token=token, chain=chain_id, access_expires_at=access)
         # A consumed one-time token.
         if generation == chain.parent:
             if chain.parent_uses <= self._max_reuse:  # count-based reuse: a new token each time
                 chain.parent_uses += 1
-                return self._use(chain, now)
+                token, access = self._use(chain, now)
+                return RefreshResult(ok=True, refresh_token=token, chain=chain_id, access_expires_at=access)
             # A retry inside the reuse interval is a use (it moves last_used_at, which
             # evict_least_recently_used reads) but not a rotation or a slide.
             if self._reuse_interval > 0 and now - chain.consumed_at <= self._reuse_interval:
@@ -353,39 +355,41 @@ class TokenEngine:
         times: list[float] = []
         tokens: list[int] = []
         access: float | None = None
+        limit = max(1, max_requests)
+        chain = self._chains.get(token // _GENERATIONS) if isinstance(token, int) else None
         t = first
-        while (t < before or not times) and len(times) < max(1, max_requests):
-            result = self.refresh(token, t)  # the general path: every rule, in order
-            times.append(t)
-            if not result.ok:
-                return SeriesResult(times, tokens, access, result)
-            token, access = result.refresh_token, result.access_expires_at
-            tokens.append(token)
-            t = access
-            chain = self._chains[result.chain]
-            # While we hold the chain's newest token and its deadline has not passed, a refresh can
-            # only succeed: take the short path through the same state update.
-            while (
-                t < before
-                and len(times) < max_requests
-                and t <= chain.deadline
+        while (t < before or not times) and len(times) < limit:
+            if (
+                chain is not None
+                and chain.ended_at is None
                 and token % _GENERATIONS == chain.generation
+                and self._now <= t <= chain.deadline
             ):
+                # We hold the newest token of a chain whose deadline has not passed: the refresh can
+                # only succeed. Take the short path through the same state update.
                 if self._one_time:
                     chain.parent = chain.generation
                     chain.parent_uses = 1
                     chain.consumed_at = t
-                result = self._use(chain, t)
-                times.append(t)
+                token, access = self._use(chain, t)
+            else:
+                result = self.refresh(token, t)  # the general path: every rule, in order
+                if not result.ok:
+                    times.append(t)
+                    return SeriesResult(times, tokens, access, result)
                 token, access = result.refresh_token, result.access_expires_at
-                tokens.append(token)
-                t = access
-        if times:
-            self.advance(times[-1])
+                chain = self._chains[result.chain]
+            times.append(t)
+            tokens.append(token)
+            t = access
+        self.advance(times[-1])
         return SeriesResult(times, tokens, access, None)
 
-    def _use(self, chain: _Chain, now: float) -> RefreshResult:
-        """A successful refresh: count it, rotate when the policy does, move the deadlines."""
+    def _use(self, chain: _Chain, now: float) -> tuple[int, float]:
+        """A successful refresh: count it, rotate when the policy does, move the deadlines.
+
+        Returns the token the client holds from now on and the new access token's expiry.
+        """
         chain.refreshes += 1
         chain.last_used_at = now
         if self._rotates:
@@ -399,12 +403,8 @@ class TokenEngine:
         # Deadlines never move earlier, so the chain's entry in the expiry heap (pushed at its
         # authorization) stays a lower bound and is re-filed when popped (see `advance`).
         self.counters.refreshes_ok += 1
-        return RefreshResult(
-            ok=True,
-            refresh_token=chain.chain * _GENERATIONS + chain.generation,
-            chain=chain.chain,
-            access_expires_at=self._access_expiry(now),
-        )
+        access = now + self._access_fixed if self._access_fixed is not None else self._access_expiry(now)
+        return chain.chain * _GENERATIONS + chain.generation, access
 
     def _access_expiry(self, now: float) -> float:
         if self._access_fixed is not None:
