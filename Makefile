@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/office-workers.yaml
 
-.PHONY: demo test lint venv dev clean
+.PHONY: demo test lint venv dev clean bench reports
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,30 @@ dev: $(VENV)/.installed-dev
 demo: $(VENV)/.installed
 	$(BIN)/tokensim run $(SCENARIO) --out out/demo --force
 
+# Example reports of every shipped scenario, committed under reports/ (tables are not: reports/.gitignore).
+# A scenario with a sweep: section is run with `tokensim sweep`, any other with `tokensim run`.
+reports: $(VENV)/.installed
+	@set -e; for scenario in scenarios/*.yaml; do \
+	  name=$$(basename $$scenario .yaml); \
+	  if grep -q '^sweep:' $$scenario; then \
+	    $(BIN)/tokensim sweep $$scenario --out reports/$$name --force --quiet; \
+	    $(BIN)/tokensim report reports/$$name --quiet; \
+	  else \
+	    $(BIN)/tokensim run $$scenario --out reports/$$name --force --quiet --report; \
+	  fi; \
+	  echo "reports/$$name/report.html"; \
+	done
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests
 	$(BIN)/python -m pytest -q
+
+# The performance benchmark (issue 7): full model vs bare SimPy, scaling, workers. Not part of `make test`.
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis .ruff_cache
