@@ -145,7 +145,7 @@ class Policy(BaseModel):
         if preset_name is not None:
             preset = get_preset(preset_name)
             if preset is not None:  # an unknown name is reported by the rule check below
-                defaults.update(preset.defaults)
+                defaults.update(preset.resolved_defaults(data))
         return {**defaults, **data}
 
     @model_validator(mode="after")
@@ -211,6 +211,26 @@ class Policy(BaseModel):
         """The access-token lifetime in seconds when it is fixed, None when it is a distribution."""
         dist = self.access_token_lifetime
         return dist.value if isinstance(dist, Fixed) else None
+
+    def minimal_config(self) -> dict[str, Any]:
+        """The shortest YAML form that gives this policy: the preset and the fields its defaults miss.
+
+        Sweeps apply their overrides to this form, so that changing one field lets the preset's
+        defaults (some depend on other fields) follow, as they would in a file written by hand.
+        """
+        config = self.to_config()
+        for name in list(config):
+            if name == "preset":
+                continue
+            trial = {k: v for k, v in config.items() if k != name}
+            try:
+                if Policy.model_validate(trial) == self:
+                    config = trial
+            except ValidationError:
+                continue
+        if config.get("preset") is None:
+            config.pop("preset", None)
+        return config
 
     def to_config(self) -> dict[str, Any]:
         """The policy as it would be written in YAML, every default applied."""
