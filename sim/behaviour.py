@@ -18,11 +18,16 @@ A device's life:
 - Lifecycle: a replaced device abandons its token (the server keeps the chain until it ends) and the new
   device logs in; a logout at session end revokes the chain; a password change revokes every chain of
   the user.
+- Thefts (a persona's `threats`): an attacker process per theft copies a device's tokens and refreshes
+  like any client (sim/threats.py). When a chain is revoked (logout, password change, eviction, family
+  revocation), every access token issued from it that a device or an attacker still holds outlives the
+  revocation: its remaining lifetime is recorded (the revocation lag).
 Races are modelled with explicit request times, never through SimPy's order of same-instant events.
 """
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 from collections.abc import Generator
@@ -33,9 +38,10 @@ import simpy
 
 from sim import streams
 from sim.durations import DAY
-from sim.engine import ChainInfo, TokenEngine
+from sim.engine import EVICTED, FAMILY_REVOKED, LOGOUT, REVOKED, ChainInfo, RefreshResult, TokenEngine
 from sim.recording import AUTHORIZATION, REFRESH_FAILED, REFRESH_OK, SESSION, Recorder
 from sim.schedule import Absences, WeeklySchedule
+from sim.threats import DETECTING, Attacker, Theft, plan_thefts, settle
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +57,8 @@ FRESH_LOGIN = "fresh_login"
 LOGIN_AFTER_LOGOUT = "login_after_logout"
 NEW_DEVICE = "new_device"
 FORCED = "forced_reauth"
+#: Chain ends that revoke tokens someone may still hold an access token of (expiries are not revocations).
+REVOCATIONS = (LOGOUT, REVOKED, EVICTED, FAMILY_REVOKED)
 
 
 @dataclass
@@ -64,6 +72,7 @@ class _Device:
     access_expires_at: float = -math.inf
     login_kind: str = FIRST_LOGIN
     next_replacement: float = math.inf
+    session_end: float = -math.inf  # the end of the latest session started (read by when_idle attackers)
     clock: float = 0.0  # the device's own time: may run ahead of env.now (see UserSimulation._wait)
     # Faults as countdowns: requests until the next lost response, successful refreshes until the next
     # token that is not persisted. Geometric gaps between Bernoulli(p) events are the same process as
@@ -109,6 +118,10 @@ class UserSimulation:
             _Device(i, rng(i, streams.SESSIONS), rng(i, streams.FAULTS), rng(i, streams.LIFECYCLE))
             for i in range(n_devices)
         ]
+        self.thefts: list[Theft] = plan_thefts(
+            persona.threats, lambda device: rng(device, streams.THEFT), n_devices, horizon
+        )
+        self._probing = False
         recorder.begin_user(replication, persona.name, user, n_devices)
 
     def run(self) -> None:
@@ -117,10 +130,25 @@ class UserSimulation:
             self.env.process(self._device(device))
         if self.persona.lifecycle.password_changes_per_year > 0:
             self.env.process(self._password_changes())
+        strategy = self.persona.threats.strategy if self.persona.threats is not None else "immediate"
+        for theft in self.thefts:
+            self.env.process(Attacker(self, theft, strategy).run())
         self.env.run(until=self.horizon)
         self.engine.advance(self.horizon)
+        settle(self, self.thefts)
         for info in self.engine.iter_active():
             self._record_chain(info)
+        for theft in self.thefts:
+            self.recorder.theft(**theft.row(self.horizon))
+
+    def probe(self, token: int, at: float) -> RefreshResult:
+        """What refreshing `token` at `at` would answer, on a copy of the engine (nothing is recorded)."""
+        engine = copy.deepcopy(self.engine, {id(self): self})  # the copy's callbacks come back here
+        self._probing = True
+        try:
+            return engine.refresh(token, at)
+        finally:
+            self._probing = False
 
     # ------------------------------------------------------------------ processes
 
@@ -187,6 +215,7 @@ class UserSimulation:
                 device.login_kind = NEW_DEVICE
                 device.next_replacement += device.lifecycle.exponential(1 / replacement_rate)
             end = start + duration
+            device.session_end = end
             yield from self._session(device, end, tabs, fresh)
             if logout_chance > 0 and device.lifecycle.random() < logout_chance and device.token is not None:
                 if not self._run_ahead_to(device, end):
@@ -246,19 +275,25 @@ class UserSimulation:
         access-token expiries during the session.
         """
         limit = device.lost_in - 1  # the next lost response goes through the general path
+        graced = self.engine.counters.grace_retries
         series = self.engine.refresh_series(device.token, first, before, int(min(limit, 1 << 30)))
         recorder = self.recorder
         times = series.times
         device.lost_in -= len(times)
         device.clock = times[-1]
         if series.tokens:
-            recorder.requests(series.times if series.failure is None else times[:-1], REFRESH_OK)
+            succeeded = series.times if series.failure is None else times[:-1]
+            recorder.requests(succeeded, REFRESH_OK)
+            # only the first request can be a retry within the reuse interval (the others hold the newest)
+            graced = self.engine.counters.grace_retries - graced
+            recorder.rotations(succeeded[graced:] if graced else succeeded)
             device.token = series.tokens[-1]
             device.access_expires_at = series.access_expires_at
             self._persist(device, series.tokens)
         if series.failure is not None:
             recorder.request(device.clock, REFRESH_FAILED)
-            recorder.reauth(device.index, device.clock, series.failure.reason, mid_session or len(times) > 1)
+            mid = mid_session or len(times) > 1
+            self._reauth(device, device.clock, series.failure.reason, mid, series.failure.chain)
             self._login(device, FORCED)
 
     def _persist(self, device: _Device, tokens: list[int]) -> None:
@@ -306,6 +341,8 @@ class UserSimulation:
             now = device.clock
             result = self.engine.refresh(token, now)
             self.recorder.request(now, REFRESH_OK if result.ok else REFRESH_FAILED)
+            if result.ok and not result.grace:
+                self.recorder.rotations([now])
             device.lost_in -= 1
             if device.lost_in <= 0:  # the server answered, the client never got it: retry later
                 device.lost_in = self._geometric(rng, faults.lost_refresh_response)
@@ -318,9 +355,17 @@ class UserSimulation:
                 device.access_expires_at = result.access_expires_at
                 self._persist(device, [result.refresh_token])
             else:
-                self.recorder.reauth(device.index, now, result.reason, mid_session)
+                self._reauth(device, now, result.reason, mid_session, result.chain)
                 self._login(device, FORCED)
                 relogged = True
+
+    def _reauth(self, device: _Device, at: float, cause: str, mid_session: bool, chain: int | None) -> None:
+        """Record a forced re-authentication; a replay failure on a chain an attacker used is its friction."""
+        self.recorder.reauth(device.index, at, cause, mid_session)
+        if cause in DETECTING:
+            for theft in self.thefts:
+                if chain in theft.chains and theft.first_use_at is not None and at >= theft.first_use_at:
+                    theft.victim_reauths += 1
 
     def _login(self, device: _Device, kind: str) -> None:
         now = device.clock
@@ -339,7 +384,31 @@ class UserSimulation:
     # ------------------------------------------------------------------ recording
 
     def _chain_ended(self, info: ChainInfo) -> None:
+        if self._probing:  # a dry run on a copy of the engine (see `probe`): nothing happened
+            return
         self._record_chain(info)
+        if info.end_reason in REVOCATIONS:
+            self._revoked(info)
+
+    def _revoked(self, info: ChainInfo) -> None:
+        """Record the access tokens that outlive a revoked chain; note a family revocation for attackers."""
+        at = info.ended_at
+        assert at is not None
+        chain_of = self.engine.chain_of
+        for device in self.devices:
+            holds = device.token is not None and chain_of(device.token) == info.chain
+            if holds and device.access_expires_at > at:
+                self.recorder.revocation_lag(at, device.access_expires_at - at)
+        for theft in self.thefts:
+            if theft.access_chain == info.chain and theft.access_expires_at > at:
+                self.recorder.revocation_lag(at, theft.access_expires_at - at)
+            if (
+                info.end_reason == FAMILY_REVOKED
+                and not theft.ended
+                and theft.token is not None
+                and chain_of(theft.token) == info.chain
+            ):
+                theft.family_revoked_at = at
 
     def _record_chain(self, info: ChainInfo) -> None:
         device, kind = self._started_by.pop(info.chain)

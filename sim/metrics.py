@@ -8,6 +8,9 @@ Censoring: a chain still valid at the horizon has no end. `chain_lifetime_days_m
 Kaplan-Meier median (scipy.stats.ecdf on right-censored data), which uses censored chains properly;
 `chain_lifetime_days_mean` is the mean over chains that ended (censored chains excluded, so it is biased
 low when many chains outlive the horizon; `chains_censored_share` says how many did).
+
+Thefts (sim/threats.py) still going at the horizon are censored the same way: the dwell figures are
+Kaplan-Meier estimates. Storage figures come from sim/storage.py.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from scipy import stats
 
 from sim.durations import DAY, HOUR, MONTH
 from sim.engine import FAILURE_REASONS
+from sim.storage import STORAGE_METRICS, StorageModel
+from sim.threats import theft_metrics
 
 ALL = "*"
 
@@ -71,6 +76,26 @@ METRICS: tuple[MetricSpec, ...] = (
                "chains authorized in the window still valid at the horizon"),
     MetricSpec("token_requests_per_second_peak", "requests per second",
                "token-endpoint requests (logins and refreshes) in the busiest minute, divided by 60"),
+    MetricSpec("attacker_dwell_days_mean", "days",
+               "how long an attacker holds a working token after a theft (Kaplan-Meier mean, restricted "
+               "to the longest observed dwell)"),
+    MetricSpec("attacker_dwell_days_p95", "days",
+               "95th percentile of the attacker's dwell (Kaplan-Meier; null when not reached)"),
+    MetricSpec("theft_detected_share", "share of thefts", "thefts ended by reuse detection"),
+    MetricSpec("thefts_active_at_horizon_share", "share of thefts",
+               "thefts whose attacker still holds a working refresh token at the horizon (censored)"),
+    MetricSpec("victim_reauths_per_theft", "per theft",
+               "the victim's forced re-authentications caused by the attacker's use of the chain"),
+    MetricSpec("revocation_lag_minutes_mean", "minutes",
+               "remaining lifetime of access tokens still valid when their chain is revoked (logout, "
+               "password change, eviction, family revocation)"),
+    MetricSpec("revocation_lag_minutes_p95", "minutes", "95th percentile of that remaining lifetime"),
+    MetricSpec("stored_rows_mean", "rows",
+               "rows in the token store (valid chains, retained consumed tokens, rows awaiting cleanup), "
+               "time-averaged over the window"),
+    MetricSpec("stored_rows_peak", "rows", "most rows in the token store at any minute of the window"),
+    MetricSpec("stored_bytes_peak", "bytes", "stored_rows_peak times storage.row_bytes"),
+    MetricSpec("stored_rows_per_1000_users_mean", "rows per 1,000 users", "stored_rows_mean per 1,000 users"),
 )
 METRIC_UNITS = {m.name: m.unit for m in METRICS}
 
@@ -103,13 +128,26 @@ def replication_metrics(
     window: Window,
     replications: Iterable[int],
     personas: list[str],
+    thefts: pd.DataFrame | None = None,
+    revocation_lags: dict[tuple[int, str], list[tuple[float, float]]] | None = None,
+    minute_rotations: dict[tuple[int, str], np.ndarray] | None = None,
+    storage: StorageModel | None = None,
 ) -> pd.DataFrame:
-    """One row per (replication, persona incl. "*") with a column per metric."""
+    """One row per (replication, persona incl. "*") with a column per metric.
+
+    Without `storage` the storage metrics are NaN; without thefts the theft metrics are NaN; without
+    revocation lags the lag metrics are NaN.
+    """
     rows = []
     chain_groups = dict(tuple(chains.groupby(["replication", "persona"], sort=False)))
     reauth_groups = dict(tuple(reauths.groupby(["replication", "persona"], sort=False)))
     empty_chains = chains.iloc[0:0]
     empty_reauths = reauths.iloc[0:0]
+    theft_groups = {}
+    if thefts is not None and not thefts.empty:
+        theft_groups = dict(tuple(thefts.groupby(["replication", "persona"], sort=False)))
+    lags = revocation_lags or {}
+    rotations = minute_rotations or {}
     for replication in replications:
         for persona in [ALL, *personas]:
             members = personas if persona == ALL else [persona]
@@ -121,8 +159,28 @@ def replication_metrics(
             hourly = _sum_arrays([hourly_counts.get(k) for k in keys])
             rejected = [t for k in keys for t in rejected_logins.get(k, [])]
             values = _metrics_for(c, r, minute, hourly, rejected, n_users, window)
+            stolen = [theft_groups[k] for k in keys if k in theft_groups]
+            values.update(theft_metrics(pd.concat(stolen) if stolen else pd.DataFrame(), window.warmup))
+            values.update(_lag_metrics([lag for k in keys for lag in lags.get(k, [])], window))
+            if storage is not None:
+                rotated = _sum_arrays([rotations.get(k) for k in keys])
+                values.update(storage.metrics(c, rotated, n_users, window.warmup, window.horizon))
+            else:
+                values.update(dict.fromkeys(STORAGE_METRICS, math.nan))
             rows.append({"replication": replication, "persona": persona, **values})
     return pd.DataFrame(rows)
+
+
+def _lag_metrics(lags: list[tuple[float, float]], window: Window) -> dict[str, float]:
+    """Mean and 95th percentile of the remaining access-token minutes at revocations in the window."""
+    # sorted: shards arrive in any order, and a float sum must not depend on it
+    remaining = np.sort(np.asarray([left for at, left in lags if at >= window.warmup], dtype=float)) / 60.0
+    if len(remaining) == 0:
+        return {"revocation_lag_minutes_mean": math.nan, "revocation_lag_minutes_p95": math.nan}
+    return {
+        "revocation_lag_minutes_mean": float(remaining.mean()),
+        "revocation_lag_minutes_p95": float(np.quantile(remaining, 0.95)),
+    }
 
 
 def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
@@ -274,8 +332,13 @@ def hourly_timeseries(
     chains: pd.DataFrame,
     hourly_counts: dict[tuple[int, str], np.ndarray],
     horizon: float,
+    minute_rotations: dict[tuple[int, str], np.ndarray] | None = None,
+    storage: StorageModel | None = None,
 ) -> pd.DataFrame:
-    """Per replication, persona and hour: active chains at the hour's start, and requests in the hour."""
+    """Per replication, persona and hour: active chains at the hour's start, and requests in the hour.
+
+    With `storage`, also `stored_rows`: the token store's rows at the hour's start (sim/storage.py).
+    """
     n_hours = math.ceil(horizon / HOUR)
     frames = []
     groups = dict(tuple(chains.groupby(["replication", "persona"], sort=False)))
@@ -291,24 +354,26 @@ def hourly_timeseries(
             )
         else:
             active = np.zeros(n_hours, dtype=np.int64)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replication": replication,
-                    "persona": persona,
-                    "hour": np.arange(n_hours, dtype=np.int64),
-                    "t_s": starts,
-                    "active_chains": active.astype(np.int64),
-                    "authorizations": counts[0, :n_hours],
-                    "refreshes": counts[1, :n_hours],
-                    "failures": counts[2, :n_hours],
-                    "sessions": counts[3, :n_hours],
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "replication": replication,
+                "persona": persona,
+                "hour": np.arange(n_hours, dtype=np.int64),
+                "t_s": starts,
+                "active_chains": active.astype(np.int64),
+                "authorizations": counts[0, :n_hours],
+                "refreshes": counts[1, :n_hours],
+                "failures": counts[2, :n_hours],
+                "sessions": counts[3, :n_hours],
+            }
         )
+        if storage is not None:
+            rows_of = group if group is not None else chains.iloc[0:0]
+            rotations = (minute_rotations or {}).get((replication, persona))
+            frame["stored_rows"] = storage.rows(rows_of, rotations, starts).astype(np.int64)
+        frames.append(frame)
     if not frames:
-        return pd.DataFrame(
-            columns=["replication", "persona", "hour", "t_s", "active_chains", "authorizations",
-                     "refreshes", "failures", "sessions"]
-        )
+        columns = ["replication", "persona", "hour", "t_s", "active_chains", "authorizations",
+                   "refreshes", "failures", "sessions"]
+        return pd.DataFrame(columns=[*columns, "stored_rows"] if storage is not None else columns)
     return pd.concat(frames, ignore_index=True)

@@ -1,8 +1,9 @@
 """What happened in a simulation, recorded as plain columns (the raw material of the metrics tables).
 
 Behaviour processes call a `Recorder`; nothing here knows about SimPy or the engine's internals. A
-recorder holds one shard's rows: chains, forced re-authentications, and token-endpoint requests counted
-per minute (kept as counts, not events, so memory does not grow with the number of refreshes).
+recorder holds one shard's rows: chains, forced re-authentications, thefts, access tokens that outlived a
+revocation, and token-endpoint requests and token rotations counted per minute (kept as counts, not
+events, so memory does not grow with the number of refreshes).
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ CHAIN_COLUMNS = (
     "started_by",
 )
 REAUTH_COLUMNS = ("replication", "persona", "user", "device", "at_s", "cause", "mid_session")
+#: One row per theft (see sim/threats.py for what each column means).
+THEFT_COLUMNS = (
+    "replication",
+    "persona",
+    "user",
+    "device",
+    "stolen_at_s",
+    "first_use_at_s",
+    "ended_at_s",
+    "end_reason",
+    "detected",
+    "detected_at_s",
+    "dwell_s",
+    "attacker_refreshes",
+    "victim_reauths",
+)
 
 _FLUSH_EVERY = 200_000
 
@@ -48,6 +65,12 @@ class Recorder:
     hourly_counts: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
     #: (replication, persona) -> logins refused at the cap.
     rejected_logins: dict[tuple[int, str], list[float]] = field(default_factory=dict)
+    thefts: dict[str, list] = field(default_factory=lambda: {c: [] for c in THEFT_COLUMNS})
+    #: (replication, persona) -> successful refreshes that issued a new token (rotations), per minute.
+    minute_rotations: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
+    #: (replication, persona) -> (time, seconds left) of every access token still valid when its chain
+    #: was revoked (logout, password change, eviction, family revocation).
+    revocation_lags: dict[tuple[int, str], list[tuple[float, float]]] = field(default_factory=dict)
     #: (replication, persona) -> number of users and devices simulated.
     users: dict[tuple[int, str], int] = field(default_factory=dict)
     devices: dict[tuple[int, str], int] = field(default_factory=dict)
@@ -57,6 +80,7 @@ class Recorder:
         self._hours = math.ceil(self.horizon / 3600.0) + 1
         self._times: list[float] = []
         self._kinds: list[int] = []
+        self._rotations: list[float] = []
         self._key: tuple[int, str] = (0, "")
         self._user = 0
 
@@ -87,6 +111,24 @@ class Recorder:
         self._kinds.extend([kind] * len(times))
         if len(self._times) >= _FLUSH_EVERY:
             self._flush()
+
+    def rotations(self, times: list[float]) -> None:
+        """Successful refreshes that issued a new refresh token (not retries within the reuse interval)."""
+        self._rotations.extend(times)
+
+    def revocation_lag(self, at: float, remaining: float) -> None:
+        """An access token still valid for `remaining` seconds when its chain was revoked at `at`."""
+        self.revocation_lags.setdefault(self._key, []).append((at, remaining))
+
+    def theft(self, **row: object) -> None:
+        """One theft, at the end of the user's simulation (keys: THEFT_COLUMNS after `user`)."""
+        replication, persona = self._key
+        columns = self.thefts
+        columns["replication"].append(replication)
+        columns["persona"].append(persona)
+        columns["user"].append(self._user)
+        for name in THEFT_COLUMNS[3:]:
+            columns[name].append(row[name])
 
     def chain(
         self,
@@ -138,6 +180,14 @@ class Recorder:
         return self
 
     def _flush(self) -> None:
+        if self._rotations:
+            rotated = np.clip((np.asarray(self._rotations) // 60.0).astype(np.int64), 0, self._minutes - 1)
+            counts = np.bincount(rotated, minlength=self._minutes).astype(np.int32)
+            if self._key in self.minute_rotations:
+                self.minute_rotations[self._key] += counts
+            else:
+                self.minute_rotations[self._key] = counts
+            self._rotations.clear()
         if not self._times:
             return
         times = np.asarray(self._times)

@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,8 +20,9 @@ import pandas as pd
 from sim.behaviour import simulate_users
 from sim.metrics import Window, hourly_timeseries, replication_metrics
 from sim.policy import Policy
-from sim.recording import CHAIN_COLUMNS, REAUTH_COLUMNS, Recorder
+from sim.recording import CHAIN_COLUMNS, REAUTH_COLUMNS, THEFT_COLUMNS, Recorder
 from sim.scenario import Persona, Scenario
+from sim.storage import StorageModel
 
 #: Most users in one shard (bounds a worker's memory and gives the progress bar a pace).
 MAX_SHARD_USERS = 2000
@@ -118,6 +119,8 @@ class RunResult:
     #: Token-endpoint requests (logins and refreshes) and sessions simulated, all replications.
     token_requests: int
     sessions: int
+    #: One row per theft (THEFT_COLUMNS; empty without threats).
+    thefts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(THEFT_COLUMNS)))
 
 
 def run_scenario(
@@ -145,6 +148,9 @@ def run_scenario(
     chains = _table(merged.chains, CHAIN_COLUMNS, personas, ["replication", "persona", "user", "chain"])
     reauth_order = ["replication", "persona", "user", "at_s", "device"]
     reauths = _table(merged.reauths, REAUTH_COLUMNS, personas, reauth_order)
+    theft_order = ["replication", "persona", "user", "stolen_at_s", "device"]
+    thefts = _table(merged.thefts, THEFT_COLUMNS, personas, theft_order)
+    storage = StorageModel.of(scenario)
     window = Window(warmup=scenario.warmup, horizon=scenario.horizon)
     per_replication = replication_metrics(
         chains,
@@ -156,8 +162,14 @@ def run_scenario(
         window,
         range(scenario.replications),
         personas,
+        thefts=thefts,
+        revocation_lags=merged.revocation_lags,
+        minute_rotations=merged.minute_rotations,
+        storage=storage,
     )
-    timeseries = hourly_timeseries(chains, merged.hourly_counts, scenario.horizon)
+    timeseries = hourly_timeseries(
+        chains, merged.hourly_counts, scenario.horizon, merged.minute_rotations, storage
+    )
     return RunResult(
         scenario=scenario,
         chains=chains,
@@ -166,6 +178,7 @@ def run_scenario(
         replication_metrics=per_replication,
         token_requests=int(sum(a[:2].sum() for a in merged.hourly_counts.values())),
         sessions=int(sum(a[3].sum() for a in merged.hourly_counts.values())),
+        thefts=thefts,
     )
 
 
@@ -175,6 +188,9 @@ class _Merged:
     def __init__(self, horizon: float):
         self.chains: dict[str, list] = {c: [] for c in CHAIN_COLUMNS}
         self.reauths: dict[str, list] = {c: [] for c in REAUTH_COLUMNS}
+        self.thefts: dict[str, list] = {c: [] for c in THEFT_COLUMNS}
+        self.minute_rotations: dict[tuple[int, str], np.ndarray] = {}
+        self.revocation_lags: dict[tuple[int, str], list[tuple[float, float]]] = {}
         self.minute_requests: dict[tuple[int, str], np.ndarray] = {}
         self.hourly_counts: dict[tuple[int, str], np.ndarray] = {}
         self.rejected_logins: dict[tuple[int, str], list[float]] = {}
@@ -186,7 +202,15 @@ class _Merged:
             self.chains[column].extend(values)
         for column, values in rec.reauths.items():
             self.reauths[column].extend(values)
-        pairs = ((self.minute_requests, rec.minute_requests), (self.hourly_counts, rec.hourly_counts))
+        for column, values in rec.thefts.items():
+            self.thefts[column].extend(values)
+        for key, lags in rec.revocation_lags.items():
+            self.revocation_lags.setdefault(key, []).extend(lags)
+        pairs = (
+            (self.minute_requests, rec.minute_requests),
+            (self.hourly_counts, rec.hourly_counts),
+            (self.minute_rotations, rec.minute_rotations),
+        )
         for store, source in pairs:
             for key, counts in source.items():
                 if key in store:
@@ -208,6 +232,9 @@ def _table(
     if "ended_at_s" in frame:
         frame["ended_at_s"] = pd.to_numeric(frame["ended_at_s"], errors="coerce").astype("float64")
         frame["end_reason"] = frame["end_reason"].astype("object")
+    for name in ("first_use_at_s", "detected_at_s"):  # thefts: null when it never happened
+        if name in frame:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     if frame.empty:
         return frame
     frame["persona"] = pd.Categorical(frame["persona"], categories=personas, ordered=True)

@@ -20,6 +20,7 @@ FAULTS = 1  # lost responses, persist failures, retry delays, race offsets
 LIFECYCLE = 2  # device replacement, logout at session end
 USER = 3  # per-user draws: device count, absences, password changes
 ACCESS = 4  # the server's draws of access-token lifetimes (when the policy gives a distribution)
+THEFT = 5  # thefts: per device the stolen-device draw, per user (device -1) the theft times and victims
 
 
 def persona_key(name: str) -> int:

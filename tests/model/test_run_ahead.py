@@ -1,9 +1,10 @@
 """Running a device ahead of SimPy's clock gives exactly what stepping every refresh gives.
 
 `UserSimulation` lets a device process its refreshes, retries and racing tabs without a SimPy event
-whenever no other process of the same user acts before them (`_wait`). This test is the proof that the
-shortcut is exact: on random personas and random policies, the chains, forced re-authentications and
-request counts are identical to those of the plain model that yields to SimPy at every step.
+whenever no other process of the same user acts before them (`_wait`); attackers (thefts) do the same.
+This test is the proof that the shortcut is exact: on random personas (thefts included) and random
+policies, the chains, forced re-authentications, thefts, revocation lags, request and rotation counts
+are identical to those of the plain model that yields to SimPy at every step.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ def personas(draw: st.DrawFn) -> Persona:
                 "logout_at_session_end": draw(st.sampled_from([0.0, 0.1])),
                 "password_changes_per_year": draw(st.sampled_from([0, 20])),
             },
+            "threats": draw(
+                st.sampled_from(
+                    [
+                        None,
+                        {"thefts_per_year": 15, "strategy": "immediate"},
+                        {"thefts_per_year": 15, "stolen_device_share": 0.3, "strategy": "when_idle"},
+                        {"stolen_device_share": 0.5, "strategy": "daily"},
+                    ]
+                )
+            ),
         }
     )
 
@@ -93,10 +104,15 @@ def test_running_ahead_equals_stepping_every_refresh(policy: Policy, persona: Pe
     assert fast.chains == slow.chains
     assert fast.reauths == slow.reauths
     assert fast.rejected_logins == slow.rejected_logins
+    assert fast.thefts == slow.thefts
+    assert fast.revocation_lags == slow.revocation_lags
     assert fast.minute_requests.keys() == slow.minute_requests.keys()
     for key in fast.minute_requests:
         np.testing.assert_array_equal(fast.minute_requests[key], slow.minute_requests[key])
         np.testing.assert_array_equal(fast.hourly_counts[key], slow.hourly_counts[key])
+    assert fast.minute_rotations.keys() == slow.minute_rotations.keys()
+    for key in fast.minute_rotations:
+        np.testing.assert_array_equal(fast.minute_rotations[key], slow.minute_rotations[key])
 
 
 def test_running_ahead_saves_events() -> None:
