@@ -1,7 +1,8 @@
 """The `tokensim` command line (also `python -m sim`).
 
 Exit status: 0 success, 1 a requirement failed (for `check`), 2 bad input (a message naming the file,
-line and field; never a traceback).
+line and field; never a traceback), 3 a sweep stopped because a worker failed (resume it), 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ COMMANDS: dict[str, str] = {
     "validate": "sim.commands.validate",
     "schema": "sim.commands.schema",
     "demo": "sim.commands.demo",
+    "report": "sim.commands.report",
+    "sweep": "sim.commands.sweep",
+    "check": "sim.commands.check",
+    "compare": "sim.commands.compare",
 }
 
 

@@ -98,6 +98,7 @@ def test_run_writes_every_output(tiny: Path, tmp_path: Path, capsys: pytest.Capt
         "summary.json",
         "chains.parquet",
         "reauths.parquet",
+        "thefts.parquet",
         "timeseries.parquet",
         "replications.parquet",
     }

@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
     parser.add_argument("--force", action="store_true", help="overwrite a non-empty output directory")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
     summary = write_run(result, out, args.format)
     if not args.quiet:
         print_summary(summary, Console(), elapsed, out)
+    if getattr(args, "report", False):
+        from sim.commands.report import write_report
+
+        paths = write_report(out)
+        if not args.quiet:
+            Console().print(f"wrote {paths.html}", style="dim")
     return 0
 
 
@@ -105,6 +114,7 @@ def write_run(result: RunResult, out: Path, fmt: str = "parquet") -> dict[str, A
     tables = {
         "chains": result.chains,
         "reauths": result.reauths,
+        "thefts": result.thefts,
         "timeseries": result.timeseries,
         "replications": result.replication_metrics,
     }
@@ -129,6 +139,32 @@ def _fmt(block: dict[str, Any]) -> tuple[str, str]:
         return "n/a", ""
     interval = "" if low is None else f"{low:.4g} – {high:.4g}"
     return f"{mean:.4g}", interval
+
+
+def _exposure_lines(metrics: dict[str, Any]) -> list[str]:
+    """Thefts, revocation lag and storage in a few lines (each only when the run has the figure)."""
+
+    def mean(name: str) -> float | None:
+        return metrics.get(name, {}).get("mean")
+
+    lines = []
+    if mean("thefts_active_at_horizon_share") is not None:
+        dwell, p95 = mean("attacker_dwell_days_mean"), mean("attacker_dwell_days_p95")
+        dwell_text = "n/a" if dwell is None else f"{dwell:.3g} days"
+        p95_text = "n/a" if p95 is None else f"{p95:.3g} days"
+        lines.append(
+            f"thefts: attacker dwell mean {dwell_text} (p95 {p95_text}), "
+            f"detected {mean('theft_detected_share') or 0:.0%}, "
+            f"still active at the horizon {mean('thefts_active_at_horizon_share') or 0:.0%}, "
+            f"victim re-auths per theft {mean('victim_reauths_per_theft') or 0:.3g}"
+        )
+    lag = mean("revocation_lag_minutes_mean")
+    if lag is not None:
+        lines.append(f"access after a revocation: {lag:.3g} minutes on average")
+    rows, peak, size = mean("stored_rows_mean"), mean("stored_rows_peak"), mean("stored_bytes_peak")
+    if rows is not None and peak is not None and size is not None:
+        lines.append(f"token store: {rows:,.0f} rows on average, {peak:,.0f} at peak ({size / 1e6:,.3g} MB)")
+    return lines
 
 
 def print_summary(summary: dict[str, Any], console: Console, elapsed: float, out: Path) -> None:
@@ -165,5 +201,7 @@ def print_summary(summary: dict[str, Any], console: Console, elapsed: float, out
         ranked = sorted(causes.items(), key=lambda kv: -kv[1])
         parts = ", ".join(f"{cause} {value / total:.0%}" for cause, value in ranked)
         console.print(f"forced re-authentications by cause: {parts}")
+    for line in _exposure_lines(summary["metrics"]):
+        console.print(line)
     console.print(f"wrote {out}/ in {elapsed:.1f} s", style="dim")
     sys.stdout.flush()

@@ -10,6 +10,7 @@ the JSON Schema shows them as a user would write them.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any, Literal
 
@@ -18,11 +19,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     WithJsonSchema,
     field_serializer,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.distributions import (
     CountDist,
@@ -37,6 +40,8 @@ from sim.distributions import (
 )
 from sim.durations import format_duration
 from sim.policy import Policy
+from sim.requirements import parse_requirement
+from sim.scenario.threats import Storage, Threats
 from sim.validation import ConfigError, Problem, suggest
 
 Schedule = Literal["always", "weekdays", "business_hours"]
@@ -215,11 +220,129 @@ class Persona(_Section):
     clients: Clients = Field(default_factory=Clients, description=Clients.__doc__)
     faults: Faults = Field(default_factory=Faults, description=Faults.__doc__)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle, description=Lifecycle.__doc__)
+    threats: Threats | None = Field(default=None, description=Threats.__doc__)
 
     @field_validator("devices")
     @classmethod
     def _devices_positive(cls, value: CountDistribution) -> CountDistribution:
         return _at_least_one(value)
+
+
+def _plain(value: object, depth: int = 0) -> bool:
+    """True for YAML's plain data: text, numbers, true/false, null, and lists and mappings of them."""
+    if depth > 20:
+        return False
+    if value is None or isinstance(value, str | int | float | bool):
+        return not isinstance(value, float) or math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_plain(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _override_mapping(value: object) -> object:
+    """Overrides: a mapping of dotted paths to plain values (paths are checked against the scenario later)."""
+    if not isinstance(value, dict):
+        raise ValueError(
+            "must be a mapping of dotted paths to values, e.g. {policy.sliding_lifetime: 7d}, "
+            f"got {shown(value)}"
+        )
+    for path, item in value.items():
+        if not isinstance(path, str) or not path.strip():
+            message = f"an override path must be text such as 'policy.sliding_lifetime', got {shown(path)}"
+            raise rule_error(str(path), message)
+        if not _plain(item):
+            message = f"must be a plain value (text, number, true/false, list or mapping), got {shown(item)}"
+            raise rule_error(path, message)
+    return value
+
+
+def _grid(value: object) -> object:
+    """A grid: a non-empty mapping of paths to non-empty lists of distinct plain values."""
+    if value is None:
+        return value
+    _override_mapping(value)
+    assert isinstance(value, dict)
+    if not value:
+        raise ValueError(
+            "must name at least one path and its values, e.g. policy.sliding_lifetime: [7d, 15d]"
+        )
+    for path, values in value.items():
+        if not isinstance(values, list | tuple) or not values:
+            message = f"must be a non-empty list of values to try, e.g. [7d, 15d], got {shown(values)}"
+            raise rule_error(path, message)
+        seen: set[str] = set()
+        for item in values:
+            key = json.dumps(item, sort_keys=True)
+            if key in seen:
+                raise rule_error(path, f"lists the value {shown(item)} twice; each value makes its own cells")
+            seen.add(key)
+    return value
+
+
+def _requirement(value: object) -> object:
+    parse_requirement(value)  # raises ValueError with the reason and a "did you mean"
+    return value.strip() if isinstance(value, str) else value
+
+
+class Case(_Section):
+    """One named variant of the scenario: a set of overrides."""
+
+    name: Name = Field(description="A unique name for the case; it names the cell in the results.")
+    overrides: Annotated[dict[str, Any], BeforeValidator(_override_mapping)] = Field(
+        default_factory=dict,
+        description="Dotted paths into the scenario and the values to use, e.g. "
+        "{policy.sliding_lifetime: 7d, population.office.users: 50}; empty: the scenario as written.",
+    )
+
+
+class Sweep(_Section):
+    """Variants of the scenario run on common random numbers: a grid of values, or a list of cases."""
+
+    grid: Annotated[dict[str, tuple[Any, ...]] | None, BeforeValidator(_grid)] = Field(
+        default=None,
+        description="Dotted paths into the scenario, each with a list of values: every combination is "
+        "a cell, in the listed order, the last path varying fastest.",
+    )
+    cases: tuple[Case, ...] | None = Field(
+        default=None, description="Named variants, each a set of overrides; the first is the baseline."
+    )
+
+    @field_validator("cases")
+    @classmethod
+    def _cases(cls, cases: tuple[Case, ...] | None) -> tuple[Case, ...] | None:
+        if cases is None:
+            return cases
+        if not cases:
+            raise ValueError("must list at least one case (each with a name and overrides)")
+        seen: dict[str, int] = {}
+        for index, case in enumerate(cases):
+            if case.name in seen:
+                first = seen[case.name]
+                message = f"duplicate case name {case.name!r} (also cases[{first}]); names must be unique"
+                raise rule_error(index, message)
+            seen[case.name] = index
+        return cases
+
+    @model_validator(mode="after")
+    def _grid_or_cases(self) -> Sweep:
+        if (self.grid is None) == (self.cases is None):
+            given = "both" if self.grid is not None else "neither"
+            raise ValueError(
+                f"give either grid (every combination of values) or cases (named variants), not {given}"
+            )
+        return self
+
+    def override_locations(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Every override path with its location in the scenario file, e.g. `(("sweep", "grid", p), p)`."""
+        if self.grid is not None:
+            return [(("sweep", "grid", path), path) for path in self.grid]
+        return [
+            (("sweep", "cases", index, "overrides", path), path)
+            for index, case in enumerate(self.cases or ())
+            for path in case.overrides
+        ]
 
 
 class Scenario(_Section):
@@ -239,6 +362,17 @@ class Scenario(_Section):
         description="The refresh-token policy (see the policy reference in the README)."
     )
     population: tuple[Persona, ...] = Field(description="One or more personas with unique names.")
+    storage: Storage = Field(default_factory=Storage, description=Storage.__doc__)
+    sweep: Sweep | None = Field(
+        default=None,
+        description="Variants to compare with `tokensim sweep`: a grid of values or a list of cases, "
+        "each overriding fields given by dotted paths (policy.sliding_lifetime, population.office.users).",
+    )
+    requirements: tuple[Annotated[str, BeforeValidator(_requirement)], ...] = Field(
+        default=(),
+        description="Conditions `tokensim check` verifies with 95% confidence, e.g. "
+        "'forced_reauth_per_user_month < 0.5' or 'forced_reauth_per_user_month[office] <= 0.3'.",
+    )
 
     @field_validator("population")
     @classmethod
@@ -266,13 +400,54 @@ class Scenario(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _sweep_paths_and_personas(self) -> Scenario:
+        from sim.sweep import base_config, check_path  # sim.sweep builds cells with the loader
+
+        errors: list[InitErrorDetails] = []
+
+        def error(loc: tuple[str | int, ...], message: str, value: object) -> None:
+            kind = PydanticCustomError("scenario_rule", "{message}", {"message": message})
+            errors.append(InitErrorDetails(type=kind, loc=loc, input=value))
+
+        if self.sweep is not None:
+            config = base_config(self)
+            for loc, path in self.sweep.override_locations():
+                problem = check_path(config, path)
+                if problem is not None:
+                    error(loc, problem, path)
+        personas = {p.name for p in self.population}
+        for index, text in enumerate(self.requirements):
+            persona = parse_requirement(text).persona
+            if persona is not None and persona not in personas:
+                hint = suggest(persona, sorted(personas))
+                message = f"no persona named {persona!r} in the population"
+                names = ", ".join(sorted(personas))
+                message += f"; did you mean {hint!r}?" if hint else f" (personas: {names})"
+                error(("requirements", index), message, text)
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
     @field_serializer("policy")
     def _policy_config(self, policy: Policy) -> dict[str, Any]:
         return policy.to_config()
 
     def to_config(self) -> dict[str, Any]:
-        """The fully resolved scenario (every default applied) in its YAML form; JSON-serialisable."""
-        return self.model_dump(mode="json")
+        """The fully resolved scenario (every default applied) in its YAML form; JSON-serialisable.
+
+        `sweep` and `requirements` appear only when the scenario has them, and a persona's `threats` only
+        when it has that section (so a plain scenario's form, recorded in every summary.json, does not
+        depend on these optional sections).
+        """
+        exclude = {name for name in ("sweep", "requirements") if not getattr(self, name)}
+        config = self.model_dump(mode="json", exclude=exclude)
+        for persona in config["population"]:  # `threats` only where a persona has the section
+            if persona.get("threats") is None:
+                persona.pop("threats", None)
+        if "sweep" in config:
+            config["sweep"] = {key: value for key, value in config["sweep"].items() if value is not None}
+        return config
 
     def with_overrides(
         self,

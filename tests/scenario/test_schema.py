@@ -71,7 +71,9 @@ def test_the_policy_schema_covers_every_policy_field() -> None:
         "evict_least_recently_used",
         "reject_new",
     ]
-    assert policy["properties"]["preset"]["enum"] == ["visma_connect", None]
+    from sim.presets import PRESETS
+
+    assert policy["properties"]["preset"]["enum"] == [*PRESETS, None]
     for prop in policy["properties"].values():
         assert prop["title"] and prop["description"]
 

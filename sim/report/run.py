@@ -1,0 +1,194 @@
+"""The report of one run: what was simulated, the headline figures in plain words, and five figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from sim import __version__, plots
+from sim.metrics import ALL, METRIC_UNITS
+from sim.report import tables
+from sim.report.data import RunFiles
+from sim.report.render import md_escape
+from sim.report.text import dist_text, persona_sentences, run_headline, with_ci
+
+PERSONA_SECTIONS = ("activity", "absences", "clients", "faults", "lifecycle")
+
+
+def run_figures(files: RunFiles) -> dict[str, tuple[str, Callable[[], Figure], str]]:
+    """Each figure of a run report: name -> (heading, builder, caption). Builders read the run's tables."""
+    summary = files.summary
+    name = summary["scenario"]
+    warmup = summary["warmup_days"] * 86400.0
+    horizon = summary["horizon_days"] * 86400.0
+    users = tables.users_by_persona(summary)
+    personas = list(users)
+    metrics = tables.metric_frame(summary)
+    policy = summary["resolved_scenario"]["policy"]
+    cap = tables.cap_of(summary)
+
+    def survival() -> Figure:
+        km = tables.survival_table(files.chains, warmup, horizon)
+        return plots.survival_curves(km, title=f"How long refresh-token chains last ({name})")
+
+    def causes() -> Figure:
+        frame = tables.cause_frame(metrics, [ALL, *personas])
+        return plots.reauth_causes(frame, title=f"Why users are forced to log in again ({name})")
+
+    def active() -> Figure:
+        frame = tables.active_over_time(files.timeseries, users)
+        return plots.active_chains_over_time(frame, summary["warmup_days"],
+                                             title=f"Valid refresh-token chains per user ({name})")
+
+    def per_user() -> Figure:
+        counts = tables.active_per_user_counts(files.chains, users, summary["replications"], warmup, horizon)
+        return plots.chains_per_user(counts, cap, policy.get("on_cap"),
+                                     title=f"Valid chains per user against the cap ({name})")
+
+    def load() -> Figure:
+        frame = tables.weekly_load(files.timeseries, warmup)
+        return plots.weekly_load(frame, title=f"Token endpoint load over a typical week ({name})")
+
+    window = f"days {summary['warmup_days']:g} to {summary['horizon_days']:g}"
+    return {
+        "survival": (
+            "How long refresh-token chains last", survival,
+            "Kaplan-Meier estimate of the share of chains (a login and all its rotations) still valid "
+            f"by age, for chains started in the measured window ({window}), all replications pooled. "
+            "Chains still valid at the end of the simulation are right-censored, not counted as ended. "
+            "Shaded: pointwise 95% confidence band.",
+        ),
+        "reauth_causes": (
+            "Why users are forced to log in again", causes,
+            "Forced re-authentications (a refresh failed and the user had to log in again) per user per "
+            "month, by the reason the refresh failed. Whiskers: 95% confidence interval over "
+            "replications; the percentage is the cause's share of that persona's forced logins.",
+        ),
+        "active_chains": (
+            "Valid chains over time", active,
+            "Valid refresh-token chains per user, sampled daily at 12:00: mean over replications "
+            "(band: lowest to highest replication). The grey area is the warm-up, excluded from every "
+            "metric.",
+        ),
+        "chains_per_user": (
+            "Chains per user against the cap", per_user,
+            "How many valid chains each user holds, sampled every day at 12:00 in the measured window "
+            "for every user and replication (users holding none count as 0). The dashed line is the "
+            "policy's per-user cap: a login beyond it evicts a chain (or is refused).",
+        ),
+        "weekly_load": (
+            "Token endpoint load over a typical week", load,
+            "Requests per second at the token endpoint for each hour of the week (time zero is a "
+            "Monday 00:00), averaged over every week of the measured window and every replication, at "
+            "the scenario's population. Refresh requests include failed ones and retries. The "
+            "busiest single minute is in the headline figures.",
+        ),
+    }
+
+
+def run_markdown(files: RunFiles, figure_files: dict[str, str]) -> str:
+    """report.md of a run; `figure_files` maps figure names to their PNG paths relative to the report."""
+    summary = files.summary
+    figures = run_figures(files)
+    lines = [f"# tokensim report: {md_escape(summary['scenario'])}", ""]
+    if summary.get("description"):
+        lines += [md_escape(summary["description"]), ""]
+    lines += ["## Headline figures", ""]
+    lines += [f"- {sentence}" for sentence in run_headline(summary)]
+    lines += [""]
+    per_persona = persona_sentences(summary)
+    if per_persona:
+        lines += ["By persona:", ""] + [f"- {s}" for s in per_persona] + [""]
+    lines += [
+        "Every figure covers the measured window (after the warm-up) and is the mean over "
+        f"{summary['replications']} independent replications, with its 95% confidence interval in "
+        "brackets (Student's t). A month is 30 days.",
+        "",
+    ]
+    lines += _simulated(summary)
+    lines += ["## Figures", ""]
+    for name, (heading, _, caption) in figures.items():
+        if name in figure_files:
+            lines += [f"### {heading}", "", f"![{heading}]({figure_files[name]})", "", f"*{caption}*", ""]
+    lines += _metrics_table(summary)
+    lines += [
+        "---",
+        "",
+        f"*Generated by tokensim {__version__} (simulation by tokensim {summary.get('tool_version', '?')}) "
+        "from summary.json and the run's tables. The figures are also in `figures/` as PNG and SVG.*",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _simulated(summary: dict[str, Any]) -> list[str]:
+    scenario = summary["resolved_scenario"]
+    lines = ["## What was simulated", ""]
+    lines += ["| | |", "| --- | --- |"]
+    rows = [
+        ("scenario", summary["scenario"]),
+        ("users", f"{summary['users']:,}"),
+        ("horizon", f"{summary['horizon_days']:g} days (the first {summary['warmup_days']:g} are a warm-up "
+                    "excluded from the figures)"),
+        ("replications", f"{summary['replications']} (independent runs; intervals are over these)"),
+        ("seed", summary["seed"]),
+    ]
+    lines += [f"| {key} | {md_escape(value)} |" for key, value in rows]
+    return [*lines, "", *scenario_tables(scenario)]
+
+
+def scenario_tables(scenario: dict[str, Any]) -> list[str]:
+    """Markdown tables of a resolved scenario's policy and population (one column per persona)."""
+    lines = ["### Policy", "", "| setting | value |", "| --- | --- |"]
+    for key, value in scenario["policy"].items():
+        if value is not None:
+            lines.append(f"| `{key}` | {md_escape(dist_text(value))} |")
+    lines += ["", "### Population", ""]
+    personas = scenario["population"]
+    lines.append("| | " + " | ".join(md_escape(p["name"]) for p in personas) + " |")
+    lines.append("| --- " * (len(personas) + 1) + "|")
+    keys: list[tuple[str, str | None]] = [("users", None), ("devices", None)]
+    for section in PERSONA_SECTIONS:
+        fields = dict.fromkeys(f for p in personas for f in p.get(section, {}))
+        keys += [(section, f) for f in fields]
+    for section, field in keys:
+        name = section if field is None else f"{section}.{field}"
+        values = []
+        for persona in personas:
+            value = persona.get(section) if field is None else persona.get(section, {}).get(field)
+            values.append(md_escape(dist_text(value)) if value is not None else "")
+        lines.append(f"| `{name}` | " + " | ".join(values) + " |")
+    lines += ["", "Durations are written `90s`, `15m`, `1h`, `15d`, `1w`; rates are per day or per year "
+              "as the field says (see docs/scenario.md).", ""]
+    return lines
+
+
+def _metrics_table(summary: dict[str, Any]) -> list[str]:
+    personas = list(summary.get("by_persona", {}))
+    several = len(personas) > 1
+    header = "| metric | unit | everyone |" + "".join(f" {md_escape(p)} |" for p in personas if several)
+    lines = ["## Every metric", "", "Mean and 95% confidence interval over replications.", "", header,
+             "| --- " * (3 + (len(personas) if several else 0)) + "|"]
+    for name, block in summary["metrics"].items():
+        if name.startswith("forced_reauth_per_user_month.") and not block["mean"]:
+            continue  # causes that never occur
+        blocks = [block, *(summary["by_persona"][p].get(name, {}) for p in personas)]
+        if all(b.get("mean") is None for b in blocks):
+            continue  # no value anywhere, e.g. theft metrics of a scenario without threats
+        cells = [with_ci(block)]
+        if several:
+            cells += [with_ci(summary["by_persona"][p][name]) for p in personas]
+        unit = block.get("unit") or METRIC_UNITS.get(name, "")
+        lines.append(f"| `{name}` | {unit} | " + " | ".join(cells) + " |")
+    lines += ["", "Causes of forced re-authentication that never occurred, and metrics without a value "
+              "(such as the theft metrics of a scenario that models no theft), are left out.", ""]
+    return lines
+
+
+def figure_paths(directory: Path) -> dict[str, Path]:
+    """Where the run report's figures go (PNG; an SVG sits beside each)."""
+    return {name: Path(directory) / "figures" / f"{name}.png" for name in
+            ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load")}

@@ -1,0 +1,206 @@
+"""The report of a sweep: the main metric over the swept values, and the friction/exposure trade-off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim import __version__, plots
+from sim.metrics import ALL
+from sim.report import tables
+from sim.report.render import md_escape
+from sim.report.run import scenario_tables
+from sim.report.text import num, pct, with_ci
+from sim.sweep import short_names
+
+FRICTION_LABEL = "forced re-authentications per user per month"
+
+
+def _layout(summary: dict[str, Any], frame: pd.DataFrame) -> tuple[str, str | None, bool]:
+    """(x column, group column or None, heatmap?) for the main-metric figure."""
+    swept = list(summary.get("swept", []))
+    sweep = summary.get("resolved_scenario", {}).get("sweep", {})
+    is_grid = "grid" in sweep or (not sweep and len(swept) <= 2)
+    if is_grid and len(swept) == 1:
+        return swept[0], None, False
+    if is_grid and len(swept) == 2:
+        a, b = swept
+        x, group = (a, b) if frame[a].nunique() >= frame[b].nunique() else (b, a)
+        return x, group, frame[x].nunique() > 1 and frame[group].nunique() > 1
+    return "label", None, False
+
+
+def _metric_by_cell(summary: dict[str, Any], cells: pd.DataFrame, persona: str) -> pd.DataFrame:
+    values = tables.sweep_metric_frame(summary, tables.FRICTION, persona)
+    merged = cells.drop(columns=["label"]).merge(values, on="cell")
+    merged["persona"] = "everyone" if persona == ALL else persona
+    return merged
+
+
+def sweep_figures(summary: dict[str, Any]) -> dict[str, tuple[str, Callable[[], Figure], str]]:
+    """Each figure of a sweep report: name -> (heading, builder, caption)."""
+    name = summary["scenario"]
+    cells = tables.sweep_frame(summary)
+    x, group, heatmap = _layout(summary, cells)
+    personas = list(summary["cells"][0].get("by_persona", {})) if summary["cells"] else []
+    overall = _metric_by_cell(summary, cells, ALL)
+    exposure_from_metric = (cells["exposure_source"] == "metric").all()
+
+    def main() -> Figure:
+        if group is None and len(personas) > 1:  # one line per persona besides everyone
+            frame = pd.concat([overall] + [_metric_by_cell(summary, cells, p) for p in personas])
+            return plots.metric_over_values(frame, x, FRICTION_LABEL, f"Forced re-authentications ({name})",
+                                            group="persona", xlabel=_axis(x), connect=x != "label")
+        return plots.metric_over_values(overall, x, FRICTION_LABEL, f"Forced re-authentications ({name})",
+                                        group=group, xlabel=_axis(x), connect=x != "label")
+
+    def grid() -> Figure:
+        assert group is not None
+        return plots.metric_heatmap(overall, x, group, f"Forced re-authentications ({name})",
+                                    "per user per month", xlabel=_axis(x), ylabel=_axis(group))
+
+    def pareto() -> Figure:
+        xlabel = ("mean attacker dwell time (days)" if exposure_from_metric
+                  else "worst-case refresh-token usability window (days)")
+        swept = summary.get("swept", [])
+        grid = "grid" in summary.get("resolved_scenario", {}).get("sweep", {})
+        note = f"points: {', '.join(short_names(swept).values())}" if grid and swept else None
+        return plots.pareto_front(cells, title=f"Friction against token exposure ({name})", xlabel=xlabel,
+                                  ylabel=FRICTION_LABEL, label="point", label_note=note)
+
+    figures: dict[str, tuple[str, Callable[[], Figure], str]] = {
+        "sweep_friction": (
+            "Forced re-authentications over the swept values", main,
+            "Forced re-authentications per user per month in each cell: mean over replications, band: "
+            "95% confidence interval. Every cell simulates the same users with the same random numbers "
+            "(common random numbers), so differences between cells are due to the policy, not to chance "
+            "users.",
+        ),
+    }
+    if heatmap:
+        figures["sweep_heatmap"] = (
+            "The same as a grid", grid,
+            "Forced re-authentications per user per month for every combination of the two swept "
+            "values: mean and 95% confidence interval in each cell; darker is less friction.",
+        )
+    exposure_words = (
+        "the mean attacker dwell time (days)" if exposure_from_metric else
+        "the worst-case time a refresh token stays usable (the absolute lifetime; with an unlimited "
+        "absolute lifetime, or one renewed by every rotation, a token kept in use never has to stop, "
+        "so the window is the whole horizon)"
+    )
+    figures["pareto"] = (
+        "Trade-off between friction and exposure", pareto,
+        f"Each cell as a point: forced re-authentications per user per month (95% CI) against "
+        f"{exposure_words}. Red: Pareto-optimal cells, for which no other cell has both less friction and "
+        "less exposure; the choice is among these.",
+    )
+    return figures
+
+
+def _axis(column: str) -> str:
+    return "cell" if column == "label" else column
+
+
+def sweep_headline(summary: dict[str, Any]) -> list[str]:
+    """The headline sentences of a sweep report."""
+    frame = tables.sweep_frame(summary)
+    if frame.empty:
+        return ["No cell of the sweep could run."]
+    blocks = {c["cell"]: c["metrics"] for c in summary["cells"]}
+    best = frame.loc[frame["friction"].idxmin()]
+    worst = frame.loc[frame["friction"].idxmax()]
+
+    def describe(row: pd.Series) -> str:
+        m = blocks[row["cell"]]
+        return (f"**{md_escape(row['label'])}**: {with_ci(m[tables.FRICTION])} forced re-authentications per "
+                f"user per month, {with_ci(m['users_with_forced_reauth_share_monthly'], pct)} of users "
+                "forced in a month")
+
+    swept = ", ".join(f"`{p}`" for p in summary.get("swept", [])) or "the cases"
+    sentences = [
+        f"{len(frame)} cells over {swept}, each {summary['replications']} replications on common random "
+        f"numbers (seed {summary['seed']}).",
+        f"Least friction: {describe(best)}.",
+        f"Most friction: {describe(worst)}.",
+    ]
+    diff = next((c.get("difference_from_baseline", {}).get(tables.FRICTION) for c in summary["cells"]
+                 if c["cell"] == best["cell"]), None)
+    if diff is not None and diff.get("mean") is not None:
+        baseline = next(c["label"] for c in summary["cells"] if c["cell"] == summary.get("baseline"))
+        sentences.append(
+            f"Against the baseline ({md_escape(baseline)}), the least-friction cell changes forced "
+            f"re-authentications by {with_ci(diff)} per user per month (paired over replications)."
+        )
+    front = frame[frame["pareto"]].sort_values("exposure_days")
+    names = "; ".join(f"**{md_escape(r.label)}** ({num(r.exposure_days)} days, {num(r.friction)} per user "
+                      "per month)" for r in front.itertuples())
+    sentences.append(
+        f"Pareto-optimal cells (no other cell has both less friction and less exposure): {names}."
+    )
+    return sentences
+
+
+def sweep_markdown(summary: dict[str, Any], figure_files: dict[str, str]) -> str:
+    """report.md of a sweep; `figure_files` maps figure names to their PNG paths relative to the report."""
+    frame = tables.sweep_frame(summary)
+    lines = [f"# tokensim sweep report: {md_escape(summary['scenario'])}", ""]
+    if summary.get("description"):
+        lines += [md_escape(summary["description"]), ""]
+    lines += ["## Headline figures", ""] + [f"- {s}" for s in sweep_headline(summary)] + [""]
+    lines += [
+        "Every figure is the mean over the replications of the measured window (after the warm-up), with "
+        "its 95% confidence interval in brackets. A month is 30 days.",
+        "",
+        "## What was simulated",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| scenario | {md_escape(summary['scenario'])} |",
+        f"| swept | {', '.join(f'`{p}`' for p in summary.get('swept', []))} |",
+        f"| cells | {len(summary['cells'])} run" + (f", {len(summary.get('skipped', []))} skipped |"
+                                                      if summary.get("skipped") else " |"),
+        f"| horizon | {summary['horizon_days']:g} days (warm-up {summary['warmup_days']:g}) |",
+        f"| replications | {summary['replications']} per cell |",
+        f"| seed | {summary['seed']} (the same in every cell) |",
+        "",
+        "Each cell is the base scenario below with only the swept values overridden.",
+        "",
+    ]
+    if summary.get("resolved_scenario"):
+        lines += scenario_tables(summary["resolved_scenario"])
+    lines += _cells_table(summary, frame)
+    for skipped in summary.get("skipped", []):
+        lines += [f"- skipped **{md_escape(skipped['label'])}**: {md_escape(skipped.get('error', ''))}"]
+    lines += ["## Figures", ""]
+    for name, (heading, _, caption) in sweep_figures(summary).items():
+        if name in figure_files:
+            lines += [f"### {heading}", "", f"![{heading}]({figure_files[name]})", "", f"*{caption}*", ""]
+    lines += ["---", "", f"*Generated by tokensim {__version__} from the sweep's summary.json. The figures "
+              "are also in `figures/` as PNG and SVG.*", ""]
+    return "\n".join(lines)
+
+
+def _cells_table(summary: dict[str, Any], frame: pd.DataFrame) -> list[str]:
+    columns = [
+        (tables.FRICTION, "forced re-auths / user / month", None),
+        ("users_with_forced_reauth_share_monthly", "users forced in a month", pct),
+        ("evictions_per_user_month", "evictions / user / month", None),
+        ("active_chains_per_user", "valid chains / user", None),
+    ]
+    header = "| cell | " + " | ".join(label for _, label, _ in columns) + " | exposure (days) | Pareto |"
+    lines = ["### Cells", "", header, "| --- " * (len(columns) + 3) + "|"]
+    pareto = dict(zip(frame["cell"], frame["pareto"], strict=True))
+    exposure = dict(zip(frame["cell"], frame["exposure_days"], strict=True))
+    for cell in summary["cells"]:
+        values = [
+            with_ci(cell["metrics"][m], fmt or num) if m in cell["metrics"] else "" for m, _, fmt in columns
+        ]
+        mark = "yes" if pareto.get(cell["cell"]) else ""
+        base = " (baseline)" if cell["cell"] == summary.get("baseline") else ""
+        lines.append(f"| {md_escape(cell['label'])}{base} | " + " | ".join(values)
+                     + f" | {num(exposure.get(cell['cell']))} | {mark} |")
+    return [*lines, ""]

@@ -1,0 +1,181 @@
+"""Numbers and sentences of the report, generated from summary.json's figures.
+
+Every number in a headline sentence is the summary's value, rounded for reading: percentages with a
+fixed number of decimals (`pct`), other numbers to three significant digits (`num`), intervals as
+`(low–high)` with an en dash. The tests parse the sentences back and compare them with summary.json.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sim.report.tables import CAUSE_WORDS, FRICTION
+
+DASH = "–"
+
+
+def pct(share: float | None) -> str:
+    """A share as a percentage: one decimal from 1% up, two below 1%, three below 0.1% (`27.0%`)."""
+    if share is None or math.isnan(share):
+        return "n/a"
+    value = 100.0 * share
+    if value == 0:
+        return "0%"
+    decimals = 0 if abs(value) >= 99.95 else 1 if abs(value) >= 1 else (2 if abs(value) >= 0.1 else 3)
+    return f"{value:.{decimals}f}%"
+
+
+def num(value: float | None) -> str:
+    """A number to three significant digits without exponent (`0.454`, `80.5`, `1,234`)."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):,}"
+    decimals = max(0, min(6, 2 - math.floor(math.log10(abs(value)))))
+    text = f"{value:,.{decimals}f}"
+    return "0" if float(text.replace(",", "")) == 0 else text
+
+
+def interval(block: Mapping[str, Any], fmt: Any = num) -> str:
+    """`(low–high)` of a metric block, or the empty string when there is no interval."""
+    low, high = block.get("ci95", [None, None])
+    if low is None or high is None:
+        return ""
+    sep = " to " if low < 0 or high < 0 else DASH  # `(-1.1 to 7.4%)` reads better than `(-1.1–7.4%)`
+    if fmt is pct:
+        return f"({pct(low).rstrip('%')}{sep}{pct(high)})"
+    return f"({fmt(low)}{sep}{fmt(high)})"
+
+
+def with_ci(block: Mapping[str, Any], fmt: Any = num) -> str:
+    """`mean (low–high)`, the interval left out when there is none."""
+    text = fmt(block.get("mean"))
+    ci = interval(block, fmt)
+    return f"{text} {ci}" if ci else text
+
+
+def cause_shares(metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, float]]:
+    """(cause, share of forced re-authentications) for every cause that occurs, largest first."""
+    total = metrics[FRICTION]["mean"] or 0.0
+    if not total:
+        return []
+    shares = []
+    for name, block in metrics.items():
+        if name.startswith(f"{FRICTION}.") and block.get("mean"):
+            shares.append((name.split(".", 1)[1], block["mean"] / total))
+    return sorted(shares, key=lambda item: -item[1])
+
+
+def cause_text(cause: str) -> str:
+    """Plain words for a cause (`sliding_expiry` -> `sliding expiry`)."""
+    return CAUSE_WORDS.get(cause, cause.replace("_", " "))
+
+
+def _top_causes(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+    shares = cause_shares(metrics)
+    if not shares:
+        return ""
+    parts = [f"{pct(share)} because of {cause_text(cause)}" for cause, share in shares[:2]]
+    return f"; {parts[0].replace('because', 'of these forced logins are because', 1)}" + "".join(
+        f" and {part}" for part in parts[1:]
+    )
+
+
+def forced_sentence(metrics: Mapping[str, Mapping[str, Any]], who: str = "users") -> str:
+    """`27.0% of users (25.5–28.5%) are forced to log in again in a month; 36.0% of these ...`."""
+    share = metrics["users_with_forced_reauth_share_monthly"]
+    if not metrics[FRICTION]["mean"]:
+        return "Nobody is forced to log in again in the measured window."
+    ci = interval(share, pct)
+    return (
+        f"{pct(share['mean'])} of {who}{' ' + ci if ci else ''} are forced to log in again in a month"
+        f"{_top_causes(metrics)}."
+    )
+
+
+def run_headline(summary: Mapping[str, Any]) -> list[str]:
+    """The headline sentences of a run report, in plain words, every figure with its 95% interval."""
+    m = summary["metrics"]
+    policy = summary["resolved_scenario"]["policy"]
+    sentences = [forced_sentence(m)]
+    if m[FRICTION]["mean"]:
+        sentences.append(
+            f"On average a user is forced to log in again {with_ci(m[FRICTION])} times a month, "
+            f"{with_ci(m['mid_session_reauth_per_user_month'])} of them in the middle of a session."
+        )
+    cap = policy.get("max_tokens_per_user")
+    cap_text = f"the cap is {cap} per user" if isinstance(cap, int) else "there is no per-user cap"
+    sentences.append(
+        f"A user holds {with_ci(m['active_chains_per_user'])} valid refresh-token chains on average; "
+        f"{cap_text}, and the busiest user held {num(m['active_chains_per_user_max']['mean'])} at once "
+        "(mean over replications)."
+    )
+    if m["evictions_per_user_month"]["mean"]:
+        sentences.append(
+            f"The cap evicts {with_ci(m['evictions_per_user_month'])} chains per user per month."
+        )
+    median = m["chain_lifetime_days_median"]
+    censored = m["chains_censored_share"]["mean"]
+    if median["mean"] is not None:
+        sentences.append(
+            f"Half of the refresh-token chains end within {with_ci(median)} days{_clock(median['mean'])} of "
+            f"the login that started them (Kaplan-Meier); {pct(censored)} are still valid at the end of "
+            "the simulation."
+        )
+    elif censored is not None:
+        sentences.append(
+            f"More than half of the chains outlive the simulation ({pct(censored)} are still valid at its "
+            "end), so their median lifetime is longer than the measured window."
+        )
+    sentences.append(
+        f"The token endpoint's busiest minute carries {with_ci(m['token_requests_per_second_peak'])} "
+        f"requests per second for {summary['users']:,} users, and a user sends "
+        f"{with_ci(m['refresh_requests_per_user_month'])} refresh requests a month."
+    )
+    return sentences
+
+
+def _clock(days: float) -> str:
+    """` (about 15 minutes)` for durations under two days, else the empty string."""
+    if days >= 2:
+        return ""
+    minutes = days * 24 * 60
+    if minutes < 90:
+        return f" (about {max(1, round(minutes))} minutes)"
+    return f" (about {round(minutes / 60)} hours)"
+
+
+def persona_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """One sentence per persona (only when there are several): the share forced and the main causes."""
+    personas = summary.get("by_persona", {})
+    if len(personas) < 2:
+        return []
+    return [f"**{name}**: {forced_sentence(blocks, f'{name} users')}" for name, blocks in personas.items()]
+
+
+def dist_text(value: Any) -> str:
+    """A value or distribution of the resolved scenario, compactly: `lognormal(median 1h, sigma 0.8)`."""
+    if isinstance(value, Mapping):
+        extras = {k: v for k, v in value.items() if k in ("min", "max")}
+        kinds = [k for k in value if k not in extras]
+        if len(kinds) == 1 and isinstance(value[kinds[0]], Mapping):
+            kind = kinds[0]
+            params = value[kind]
+            inner = ", ".join(f"{k} {dist_text(v)}" for k, v in params.items())
+            text = f"{kind}({inner})"
+        else:
+            text = ", ".join(f"{k} {dist_text(v)}" for k, v in value.items() if k not in extras)
+        for key, bound in extras.items():
+            text += f", {key} {bound}"
+        return text
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(dist_text(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

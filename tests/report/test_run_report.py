@@ -1,0 +1,221 @@
+"""The report of a run: files, figures, a self-contained HTML, and headline sentences that agree with
+summary.json (parsed back from report.md and compared number by number)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.report import build_report
+from sim.report.tables import CAUSE_WORDS
+from tests.report.conftest import agrees, assert_self_contained
+
+RUN_FIGURES = ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load")
+WORDS_TO_CAUSE = {words: cause for cause, words in CAUSE_WORDS.items()}
+NUM = r"-?[\d,]+(?:\.\d+)?"
+
+
+def ci(name: str, percent: bool = False) -> str:
+    """A regex for `(low–high)` (or `(low to high)` with a negative bound), groups `<name>lo`, `<name>hi`."""
+    unit = "%" if percent else ""
+    return rf"\((?P<{name}lo>{NUM})(?:–| to )(?P<{name}hi>{NUM}){unit}\)"
+
+
+@pytest.fixture(scope="module")
+def report_dir(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny run with its report built into it."""
+    target = tmp_path_factory.mktemp("report") / "tiny"
+    shutil.copytree(run_dir, target)
+    build_report(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def summary(report_dir: Path) -> dict:
+    return json.loads((report_dir / "summary.json").read_text())
+
+
+def headline(report_dir: Path) -> list[str]:
+    """The bullet sentences under '## Headline figures' (before the per-persona list)."""
+    text = (report_dir / "report.md").read_text()
+    section = text.split("## Headline figures", 1)[1].split("\n\n", 2)[1]
+    return [line[2:] for line in section.splitlines() if line.startswith("- ")]
+
+
+def test_report_files_and_figures_exist_and_are_non_empty(report_dir: Path) -> None:
+    assert (report_dir / "report.md").stat().st_size > 1000
+    assert (report_dir / "report.html").stat().st_size > 10_000
+    for name in RUN_FIGURES:
+        png = report_dir / "figures" / f"{name}.png"
+        svg = report_dir / "figures" / f"{name}.svg"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert png.stat().st_size > 5_000, name
+        root = ET.fromstring(svg.read_bytes())
+        assert root.tag.endswith("svg"), name
+        assert len(root.findall(".//{http://www.w3.org/2000/svg}path")) > 10, name
+    leftovers = [p.name for p in report_dir.rglob("*.tmp")]
+    assert leftovers == []
+
+
+def test_markdown_references_every_figure_and_says_what_was_simulated(
+    report_dir: Path, summary: dict
+) -> None:
+    text = (report_dir / "report.md").read_text()
+    for name in RUN_FIGURES:
+        assert f"](figures/{name}.png)" in text
+    assert "## What was simulated" in text
+    assert f"| seed | {summary['seed']} |" in text
+    assert f"| replications | {summary['replications']} " in text
+    assert "| `sliding_lifetime` | 3d |" in text
+    assert "| `max_tokens_per_user` | 2 |" in text
+    assert "| | office | mobile |" in text  # the population, one column per persona
+    assert "horizon | 21 days (the first 3 are a warm-up" in text
+
+
+def test_html_is_self_contained(report_dir: Path) -> None:
+    assert_self_contained((report_dir / "report.html").read_text(), images=len(RUN_FIGURES))
+
+
+def test_headline_sentences_agree_with_summary(report_dir: Path, summary: dict) -> None:
+    m = summary["metrics"]
+    sentences = headline(report_dir)
+
+    # 1: share of users forced in a month, and the main causes
+    pattern = (
+        rf"^(?P<share>{NUM})% of users {ci('s', percent=True)} are forced to log in again in a month; "
+        rf"(?P<c1>{NUM})% of these forced logins are because of (?P<w1>.+?)"
+        rf"(?: and (?P<c2>{NUM})% because of (?P<w2>.+?))?\.$"
+    )
+    first = re.match(pattern, sentences[0])
+    assert first, sentences[0]
+    share = m["users_with_forced_reauth_share_monthly"]
+    assert agrees(first["share"], share["mean"], 100)
+    assert agrees(first["slo"], share["ci95"][0], 100) and agrees(first["shi"], share["ci95"][1], 100)
+    total = m["forced_reauth_per_user_month"]["mean"]
+    causes = {name.split(".", 1)[1]: b["mean"] for name, b in m.items()
+              if name.startswith("forced_reauth_per_user_month.") and b["mean"]}
+    ranked = sorted(causes, key=lambda c: -causes[c])
+    assert WORDS_TO_CAUSE[first["w1"]] == ranked[0]
+    assert agrees(first["c1"], causes[ranked[0]] / total, 100)
+    if len(ranked) > 1:
+        assert WORDS_TO_CAUSE[first["w2"]] == ranked[1]
+        assert agrees(first["c2"], causes[ranked[1]] / total, 100)
+
+    # 2: forced re-authentications per user and month, mid-session ones
+    second = re.match(
+        rf"^On average a user is forced to log in again (?P<f>{NUM}) {ci('f')} times a month, "
+        rf"(?P<s>{NUM}) {ci('s')} of them in the middle of a session\.$", sentences[1])
+    assert second, sentences[1]
+    for key, name in (("f", "forced_reauth_per_user_month"), ("s", "mid_session_reauth_per_user_month")):
+        block = m[name]
+        assert agrees(second[key], block["mean"])
+        assert agrees(second[f"{key}lo"], block["ci95"][0]) and agrees(second[f"{key}hi"], block["ci95"][1])
+
+    # 3: active chains per user against the cap
+    third = re.match(
+        rf"^A user holds (?P<a>{NUM}) {ci('a')} valid refresh-token chains on average; the cap is "
+        rf"(?P<cap>\d+) per user, and the busiest user held (?P<max>{NUM}) at once", sentences[2])
+    assert third, sentences[2]
+    assert agrees(third["a"], m["active_chains_per_user"]["mean"])
+    assert int(third["cap"]) == summary["resolved_scenario"]["policy"]["max_tokens_per_user"]
+    assert agrees(third["max"], m["active_chains_per_user_max"]["mean"])
+
+    rest = sentences[3:]
+    if m["evictions_per_user_month"]["mean"]:
+        evict = re.match(rf"^The cap evicts (?P<e>{NUM}) {ci('e')} chains per user per month\.$", rest[0])
+        assert evict, rest[0]
+        assert agrees(evict["e"], m["evictions_per_user_month"]["mean"])
+        rest = rest[1:]
+
+    # 4: Kaplan-Meier median lifetime (or more than half censored)
+    median = m["chain_lifetime_days_median"]
+    if median["mean"] is not None:
+        life = re.match(rf"^Half of the refresh-token chains end within (?P<d>{NUM}) {ci('d')} days", rest[0])
+        assert life, rest[0]
+        assert agrees(life["d"], median["mean"])
+        assert agrees(life["dlo"], median["ci95"][0]) and agrees(life["dhi"], median["ci95"][1])
+    else:
+        assert rest[0].startswith("More than half of the chains outlive the simulation")
+    censored = re.search(rf"(?P<c>{NUM})% are still valid at the end", rest[0]) or re.search(
+        rf"\((?P<c>{NUM})% are still valid", rest[0])
+    assert censored and agrees(censored["c"], m["chains_censored_share"]["mean"], 100)
+
+    # 5: load on the token endpoint
+    load = re.match(
+        rf"^The token endpoint's busiest minute carries (?P<p>{NUM}) {ci('p')} requests per second "
+        rf"for (?P<users>{NUM}) users, and a user sends (?P<r>{NUM}) {ci('r')} refresh requests",
+        rest[1])
+    assert load, rest[1]
+    assert agrees(load["p"], m["token_requests_per_second_peak"]["mean"])
+    assert int(load["users"].replace(",", "")) == summary["users"]
+    assert agrees(load["r"], m["refresh_requests_per_user_month"]["mean"])
+
+
+def test_per_persona_sentences_agree_with_summary(report_dir: Path, summary: dict) -> None:
+    text = (report_dir / "report.md").read_text()
+    for persona, blocks in summary["by_persona"].items():
+        line = next(line for line in text.splitlines() if line.startswith(f"- **{persona}**: "))
+        share = blocks["users_with_forced_reauth_share_monthly"]
+        if blocks["forced_reauth_per_user_month"]["mean"]:
+            match = re.search(rf"(?P<v>{NUM})% of {persona} users", line)
+            assert match and agrees(match["v"], share["mean"], 100), line
+        else:
+            assert "Nobody is forced" in line
+
+
+def test_every_metric_table_matches_summary(report_dir: Path, summary: dict) -> None:
+    text = (report_dir / "report.md").read_text()
+    for name, block in summary["metrics"].items():
+        row = next((line for line in text.splitlines() if line.startswith(f"| `{name}` |")), None)
+        no_value = all(b["mean"] is None for b in [block, *(p[name] for p in summary["by_persona"].values())])
+        if (name.startswith("forced_reauth_per_user_month.") and not block["mean"]) or no_value:
+            assert row is None, name
+            continue
+        assert row is not None, name
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if block["mean"] is None:
+            assert cells[2].startswith("n/a")
+        else:
+            assert agrees(cells[2].split(" ")[0], block["mean"]), (name, cells)
+
+
+def test_report_command_and_run_flag(tiny_scenario: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "csv-run"
+    code = main(["run", str(tiny_scenario), "--out", str(out), "--format", "csv", "--workers", "1",
+                 "--users-scale", "0.5", "--quiet", "--report"])
+    assert code == 0
+    assert {p.name for p in out.iterdir()} >= {"report.md", "report.html", "figures", "chains.csv"}
+    assert len(list((out / "figures").glob("*.png"))) == len(RUN_FIGURES)
+    capsys.readouterr()
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0
+    assert "report.html" in capsys.readouterr().out
+    assert (out / "report.html").stat().st_size > 10_000
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["report", str(out), "--out", str(elsewhere), "--quiet"]) == 0
+    assert (elsewhere / "report.md").is_file() and (elsewhere / "figures" / "survival.svg").is_file()
+
+
+def test_report_command_rejects_a_directory_without_results(tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no summary.json" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    (tmp_path / "summary.json").write_text(json.dumps({"metrics": {}, "scenario": "x"}))
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no chains.parquet or chains.csv" in capsys.readouterr().err
+
+
+def test_report_is_reproducible(report_dir: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    build_report(report_dir, again)
+    for name in ("report.md", "report.html", "figures/survival.svg", "figures/weekly_load.png"):
+        assert (again / name).read_bytes() == (report_dir / name).read_bytes(), name
