@@ -22,13 +22,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sim.commands.options import load_with_overrides
 from sim.commands.run import write_run
 from sim.commands.sweep import (
     EXIT_RUN_FAILED,
     ShardFailure,
     add_run_options,
     guarded,
-    load_with_options,
     make_reporter,
     open_executor,
     output_console,
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     """Implement `tokensim check`: 0 when every requirement holds, 1 when one fails, 2 on bad input."""
     from sim.cli import UsageError
 
-    scenario = load_with_options(args)
+    scenario = load_with_overrides(args)
     requirements = parse_requirements(scenario.requirements, source=str(args.scenario))
     requirements += parse_requirements(args.require, source="--require")
     if not requirements:

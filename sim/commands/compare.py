@@ -44,6 +44,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sim import __version__
+from sim.commands.options import (
+    add_output_options,
+    add_scenario_overrides,
+    check_out_dir,
+    load_with_overrides,
+)
 from sim.commands.run import HEADLINE, write_table
 from sim.differences import differences, summary_table
 from sim.executors import local_executor
@@ -53,7 +59,7 @@ from sim.plots import STYLE, save_figure
 from sim.policy import Policy
 from sim.presets import PRESETS
 from sim.runner import RunResult, default_workers, run_scenario
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario
 from sim.stats import json_number
 from sim.validation import ConfigError, suggest
 
@@ -86,13 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated presets; the first is the baseline (available: {', '.join(PRESETS)})",
     )
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--replications", type=int, help="override the scenario's replications")
-    parser.add_argument("--seed", type=int, help="override the scenario's seed")
-    parser.add_argument("--users-scale", type=float, help="multiply every persona's users by this factor")
-    parser.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
-    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
-    parser.add_argument("--force", action="store_true", help="overwrite a non-empty output directory")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_scenario_overrides(parser)
+    add_output_options(parser)
 
 
 # --- input ----------------------------------------------------------------------------------------
@@ -129,32 +130,6 @@ def preset_policies(names: Sequence[str]) -> dict[str, Policy]:
         except ConfigError as exc:
             raise UsageError(f"preset {name!r} cannot be built: {exc.render()}") from None
     return policies
-
-
-def load(args: argparse.Namespace) -> Scenario:
-    """The scenario with the command line's overrides (UsageError / ConfigError when bad)."""
-    from sim.cli import UsageError
-
-    scenario = load_scenario(args.scenario)
-    if args.replications is not None and args.replications < 1:
-        raise UsageError(f"--replications must be at least 1, got {args.replications}")
-    if args.users_scale is not None and not args.users_scale > 0:
-        raise UsageError(f"--users-scale must be positive, got {args.users_scale}")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    return scenario.with_overrides(
-        replications=args.replications, seed=args.seed, users_scale=args.users_scale
-    )
-
-
-def check_out(out: Path, force: bool) -> None:
-    """Refuse a file, or a non-empty directory without --force."""
-    from sim.cli import UsageError
-
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(f"--out {out} is not empty; use --force to overwrite its files")
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -490,8 +465,8 @@ def run(args: argparse.Namespace) -> int:
     """Implement `tokensim compare` (bad input raises ConfigError / UsageError, reported by the CLI)."""
     presets = parse_presets(args.presets)
     policies = preset_policies(presets)
-    scenario = load(args)
-    check_out(args.out, args.force)
+    scenario = load_with_overrides(args)
+    check_out_dir(args.out, args.force)
     workers = args.workers or default_workers()
     errors = Console(stderr=True, quiet=args.quiet)
     started = time.perf_counter()

@@ -14,9 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from sim.commands.options import (
+    add_output_options,
+    add_scenario_overrides,
+    check_out_dir,
+    load_with_overrides,
+)
 from sim.output import write_atomic, write_text_atomic
 from sim.runner import RunResult, run_scenario
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario
 from sim.summary import build_summary
 
 HEADLINE = (
@@ -40,13 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tokensim run`."""
     parser.add_argument("scenario", type=Path, help="scenario YAML file")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--replications", type=int, help="override the scenario's replications")
-    parser.add_argument("--seed", type=int, help="override the scenario's seed")
-    parser.add_argument("--users-scale", type=float, help="multiply every persona's users by this factor")
-    parser.add_argument("--workers", type=int, help="worker processes (default: number of cores)")
-    parser.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
-    parser.add_argument("--force", action="store_true", help="overwrite a non-empty output directory")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    add_scenario_overrides(parser)
+    add_output_options(parser)
     parser.add_argument(
         "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
     )
@@ -54,23 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Implement `tokensim run` (bad input raises ConfigError / UsageError, reported by the CLI)."""
-    from sim.cli import UsageError
-
-    scenario = load_scenario(args.scenario)
-    if args.replications is not None and args.replications < 1:
-        raise UsageError(f"--replications must be at least 1, got {args.replications}")
-    if args.users_scale is not None and not args.users_scale > 0:
-        raise UsageError(f"--users-scale must be positive, got {args.users_scale}")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    scenario = scenario.with_overrides(
-        replications=args.replications, seed=args.seed, users_scale=args.users_scale
-    )
+    scenario = load_with_overrides(args)
     out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise UsageError(f"--out {out} is not empty; use --force to overwrite its files")
+    check_out_dir(out, args.force)
 
     console = Console(stderr=True, quiet=args.quiet)
     started = time.perf_counter()

@@ -37,13 +37,14 @@ from rich.progress import (
 from rich.table import Table
 
 from sim import __version__
+from sim.commands.options import add_scenario_overrides, load_with_overrides
 from sim.commands.run import write_table
 from sim.differences import differences, summary_table
 from sim.executors import cluster_threads, connect, dask_executor, local_executor
 from sim.output import write_text_atomic
 from sim.recording import Recorder
 from sim.runner import Executor, ShardTask, default_workers, run_scenario
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario
 from sim.stats import json_number
 from sim.summary import build_summary
 from sim.sweep import PlannedCell, plan_cells, swept_paths, value_at, value_text
@@ -74,31 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by `sweep` and `check`: overrides and where the shards run."""
-    parser.add_argument("--replications", type=int, help="override the scenario's replications")
-    parser.add_argument("--seed", type=int, help="override the scenario's seed")
-    parser.add_argument("--users-scale", type=float, help="multiply every persona's users by this factor")
-    parser.add_argument(
-        "--workers", type=int, help="local worker processes (default: number of cores; with --scheduler: "
-        "the cluster's threads, used only to size the shards)"
+    add_scenario_overrides(
+        parser,
+        workers_help="local worker processes (default: number of cores; with --scheduler: the cluster's "
+        "threads, used only to size the shards)",
     )
     parser.add_argument(
         "--scheduler", metavar="tcp://HOST:PORT", help="run the shards on this Dask distributed scheduler"
-    )
-
-
-def load_with_options(args: argparse.Namespace) -> Scenario:
-    """Load the scenario and apply `--replications`, `--seed` and `--users-scale` (UsageError if bad)."""
-    from sim.cli import UsageError
-
-    scenario = load_scenario(args.scenario)
-    if args.replications is not None and args.replications < 1:
-        raise UsageError(f"--replications must be at least 1, got {args.replications}")
-    if args.users_scale is not None and not args.users_scale > 0:
-        raise UsageError(f"--users-scale must be positive, got {args.users_scale}")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, got {args.workers}")
-    return scenario.with_overrides(
-        replications=args.replications, seed=args.seed, users_scale=args.users_scale
     )
 
 
@@ -503,7 +486,7 @@ def run(args: argparse.Namespace) -> int:
     """Implement `tokensim sweep` (bad input raises ConfigError / UsageError, reported by the CLI)."""
     from sim.cli import UsageError
 
-    scenario = load_with_options(args)
+    scenario = load_with_overrides(args)
     if scenario.sweep is None:
         raise UsageError(
             f"{args.scenario} has no sweep: section (see docs/scenario.md); "
