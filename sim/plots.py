@@ -318,7 +318,8 @@ def metric_over_values(
             order = np.argsort(xs, kind="stable")
             xs = xs[order] + (index - (len(groups) - 1) / 2) * offset
             mean, low, high = (rows[c].to_numpy(dtype=float)[order] for c in ("mean", "ci_low", "ci_high"))
-            color = persona_color(index)
+            named = [g for g in groups if g != "everyone"]  # everyone: grey, as in the run figures
+            color = "#4d4d4d" if value == "everyone" else persona_color(named.index(value))
             label = "mean" if value is None else f"{group} = {value}"
             has_ci = not (np.all(np.isnan(low)) or np.all(np.isnan(high)))
             if connect:
