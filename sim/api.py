@@ -70,14 +70,14 @@ def with_overrides(scenario: Scenario | str | os.PathLike[str], overrides: Mappi
     `population[0].clients.tabs`, `horizon`. Raises `sim.validation.ConfigError` (with "did you mean")
     for an unknown path or an invalid value.
     """
-    from sim.sweep import PathError, apply_overrides, base_config
+    from sim.sweep import PathError, base_config, cell_config
     from sim.validation import ConfigError, Problem
 
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not overrides:
         return base
     try:
-        config = apply_overrides(base_config(base), dict(overrides))
+        config = cell_config(base_config(base), base, dict(overrides))
     except PathError as exc:
         raise ConfigError([Problem(("overrides",), str(exc))]) from None
     return scenario_from_dict(config, source="overrides")
