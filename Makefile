@@ -30,8 +30,7 @@ reports: $(VENV)/.installed
 	@set -e; for scenario in scenarios/*.yaml; do \
 	  name=$$(basename $$scenario .yaml); \
 	  if grep -q '^sweep:' $$scenario; then \
-	    $(BIN)/tokensim sweep $$scenario --out reports/$$name --force --quiet; \
-	    $(BIN)/tokensim report reports/$$name --quiet; \
+	    $(BIN)/tokensim sweep $$scenario --out reports/$$name --force --quiet --report; \
 	  else \
 	    $(BIN)/tokensim run $$scenario --out reports/$$name --force --quiet --report; \
 	  fi; \

@@ -16,6 +16,9 @@ Functions (and the columns of the frame each one reads):
 - `chains_per_user`: distribution of valid chains per user against the cap (persona, chains, share).
 - `weekly_load`: token-endpoint requests per second over a typical week
   (hour_of_week, logins_per_s, refreshes_per_s).
+- `dwell_curves`: Kaplan-Meier survival of attacker dwell time per persona with 95% bands and medians
+  (persona, days, survival, ci_low, ci_high, thefts, censored, median_days, active_share).
+- `stored_rows_over_time`: rows in the token store over time (persona, day, mean, low, high).
 - `metric_over_values`: one metric over swept values with 95% bands (x, mean, ci_low, ci_high[, group]).
 - `metric_heatmap`: one metric over two swept values (x, y, mean, ci_low, ci_high).
 - `pareto_front`: friction against exposure per cell and the Pareto front (label, friction,
@@ -37,7 +40,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from sim.output import write_atomic
 
@@ -252,6 +255,118 @@ def chains_per_user(
     return figure
 
 
+#: Ticks of a logarithmic dwell-time axis: (days, label).
+DWELL_TICKS = ((1 / 1440, "1 min"), (10 / 1440, "10 min"), (1 / 24, "1 hour"), (6 / 24, "6 hours"),
+               (1.0, "1 day"), (7.0, "1 week"), (30.0, "30 days"), (90.0, "90 days"), (365.0, "1 year"))
+
+
+def duration_words(days: float) -> str:
+    """A duration in days for reading: `25 minutes`, `16 hours`, `3.2 days`, `n/a` for NaN."""
+    if days is None or math.isnan(days):
+        return "n/a"
+    minutes = days * 1440
+    if minutes < 90:
+        return f"{minutes:.0f} minutes" if minutes >= 1.5 else f"{minutes:.2g} minute"
+    if days < 2:
+        return f"{days * 24:.0f} hours"
+    return f"{days:.3g} days"
+
+
+def dwell_curves(km: pd.DataFrame, personas: Sequence[str] | None = None,
+                 title: str = "How long an attacker keeps access after a theft") -> Figure:
+    """Kaplan-Meier survival of attacker dwell time per persona (log time axis), 95% bands, medians marked.
+
+    `km` is a `sim.report.tables.dwell_table`. A theft still active at the horizon is right-censored; the
+    legend gives each curve's thefts, median and share still active at the horizon. `personas` fixes the
+    colours (in the order of every other figure; everyone, `"*"`, is dark grey).
+    """
+    with _style():
+        figure, ax = _figure(WIDTH, HEIGHT + 0.5)
+        names = list(dict.fromkeys(km["persona"]))
+        colors = _persona_colors(list(dict.fromkeys([*(personas or []), *names])))
+        positive = km["days"][km["days"] > 0]
+        longest = float(km["days"].max()) if len(km) else 1.0
+        left = min(1 / 24, float(positive.min()) / 1.5) if len(positive) else 1 / 24
+        right = max(longest * 1.5, left * 20)
+        for persona in names:
+            curve = km[km["persona"] == persona]
+            color = colors[persona]
+            days = np.maximum(curve["days"].to_numpy(dtype=float), left)  # dwell 0 drawn at the left edge
+            first = curve.iloc[0]
+            median, active = float(first["median_days"]), float(first["active_share"])
+            label = (f"{_persona_name(persona)}: {int(first['thefts']):,} thefts, median "
+                     f"{duration_words(median)}, {active:.0%} still active at the horizon")
+            width = 2.2 if persona == EVERYONE else 1.6
+            ax.step(days, curve["survival"], where="post", color=color, lw=width, label=label)
+            ax.fill_between(days, curve["ci_low"], curve["ci_high"], step="post", color=color, alpha=0.15,
+                            lw=0)
+            if not math.isnan(median):
+                ax.plot([max(median, left)], [0.5], marker="o", ms=7, color=color, mec="white", mew=1.2,
+                        zorder=5)
+        if not names:
+            _note(ax, "No theft in the measured window")
+        ax.set_xscale("log")
+        ax.set_xlim(left, right)
+        ticks = [(d, text) for d, text in DWELL_TICKS if left <= d <= right]
+        ax.set_xticks([d for d, _ in ticks], [text for _, text in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.axhline(0.5, color="0.4", ls=":", lw=1)
+        ax.text(0.005, 0.5, "median (dots)", transform=ax.get_yaxis_transform(), ha="left", va="bottom",
+                color="0.35", fontsize=8)
+        ax.set_ylim(0, 1.02)
+        ax.yaxis.set_major_formatter(PERCENT)
+        ax.set_xlabel("attacker dwell time since the theft (days, logarithmic scale)")
+        ax.set_ylabel("attackers still holding access (%)")
+        ax.set_title(title)
+        if names:
+            _legend_below(ax, "Kaplan-Meier estimate, thefts in the measured window; shaded: 95% CI")
+    return figure
+
+
+def stored_rows_over_time(storage: pd.DataFrame, warmup_days: float, row_bytes: int | None = None,
+                          title: str = "Rows in the token store over time") -> Figure:
+    """Rows in the token store per day (line: the mean; band: lowest to highest hour), warm-up shaded.
+
+    `storage` is a `sim.report.tables.storage_over_time`: everyone (`"*"`, dark grey) and, with several
+    personas, each persona's share of the rows. With `row_bytes`, a right axis gives the table's size.
+    """
+    with _style():
+        figure, ax = _figure()
+        if warmup_days > 0:
+            ax.axvspan(0, warmup_days, color="0.85", alpha=0.6, lw=0, label="warm-up (not measured)")
+        names = list(dict.fromkeys(storage["persona"]))
+        colors = _persona_colors(names)
+        for persona in names:
+            rows = storage[storage["persona"] == persona]
+            label = "all rows" if persona == EVERYONE else f"rows of {persona} users"
+            ax.plot(rows["day"], rows["mean"], color=colors[persona], lw=1.8 if persona == EVERYONE else 1.2,
+                    label=label)
+            ax.fill_between(rows["day"], rows["low"], rows["high"], color=colors[persona], alpha=0.2, lw=0)
+        if not names:
+            _note(ax, "No storage figures in this run's time series")
+        ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        ax.set_xlabel("simulated time (days)")
+        ax.set_ylabel("rows in the token store")
+        if row_bytes:
+            scale, unit = _byte_unit(float(storage["high"].max()) * row_bytes if len(storage) else 0.0)
+            size = ax.secondary_yaxis("right", functions=(lambda r: r * row_bytes / scale,
+                                                          lambda b: b * scale / row_bytes))
+            size.set_ylabel(f"table size ({unit}, at {row_bytes:,} bytes a row)")
+        ax.set_title(title)
+        _legend_below(ax, "line: the day's mean; band: its lowest to highest hour (mean over replications)")
+    return figure
+
+
+def _byte_unit(largest: float) -> tuple[float, str]:
+    """The unit to show sizes up to `largest` bytes in: (bytes per unit, name)."""
+    for scale, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if largest >= scale:
+            return scale, unit
+    return 1.0, "bytes"
+
+
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -394,9 +509,11 @@ def pareto_front(
     ylabel: str = "forced re-authentications per user per month",
     label: str = "label",
     label_note: str | None = None,
+    point_name: str = "cell",
 ) -> Figure:
     """Each cell as a point with 95% error bars (labelled from column `label`); the Pareto front joined.
 
+    `point_name` is what a point is in the legend (`cell` of a sweep, `preset` of a comparison).
     Columns: friction, friction_low, friction_high, exposure_days, exposure_low, exposure_high, pareto
     (bool) and the label column. Lower is better on both axes: a cell is on the front when no other cell
     is at least as good on both and better on one. Labels are placed where they overlap nothing else;
@@ -411,8 +528,8 @@ def pareto_front(
         yerr = _yerr(y, frame["friction_low"].to_numpy(dtype=float), frame["friction_high"].to_numpy(float))
         ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor="0.55", capsize=3, lw=1, zorder=2)
         if (~front).any():
-            ax.scatter(x[~front], y[~front], s=36, color="0.55", zorder=3, label="dominated cell")
-        ax.scatter(x[front], y[front], s=60, color="#d62728", zorder=4, label="Pareto-optimal cell")
+            ax.scatter(x[~front], y[~front], s=36, color="0.55", zorder=3, label=f"dominated {point_name}")
+        ax.scatter(x[front], y[front], s=60, color="#d62728", zorder=4, label=f"Pareto-optimal {point_name}")
         order = np.argsort(x[front], kind="stable")
         fx, fy = x[front][order], y[front][order]
         if len(fx) > 1:
@@ -427,7 +544,8 @@ def pareto_front(
         legend = ax.legend(loc="upper right", title=legend_title)
         legend.set_zorder(1)
         if len(x) > 1 and np.nanmin(x) == np.nanmax(x):
-            same = f"Every cell has the same exposure ({x[0]:g} days):\nthe choice is on friction alone."
+            same = (f"Every {point_name} has the same exposure ({x[0]:g} days):\n"
+                    "the choice is on friction alone.")
             ax.text(0.02, 0.97, same, transform=ax.transAxes, ha="left", va="top", fontsize=9, color="0.3")
         segments = _segments(x, y, frame, fx, fy)
         _place_labels(ax, figure, x, y, [str(v) for v in frame[label]], front, segments, legend)

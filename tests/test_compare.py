@@ -11,6 +11,7 @@ import pytest
 
 from sim.cli import main
 from sim.commands.compare import METRICS
+from sim.durations import parse_duration
 from sim.policy import Policy
 from sim.presets import PRESETS, Preset
 
@@ -45,6 +46,8 @@ FILES = (
     "comparison.png",
     "comparison.svg",
     "comparison.md",
+    "tradeoff.png",
+    "tradeoff.svg",
 )
 
 
@@ -78,6 +81,10 @@ def test_compare_writes_every_file(compared: Path) -> None:
     assert (compared / "comparison.png").read_bytes().startswith(b"\x89PNG")
     assert "<svg" in (compared / "comparison.svg").read_text()
     assert "comparison.svg" in (compared / "comparison.md").read_text()
+    assert (compared / "tradeoff.png").read_bytes().startswith(b"\x89PNG")
+    assert (compared / "tradeoff.png").stat().st_size > 5_000
+    assert "<svg" in (compared / "tradeoff.svg").read_text()
+    assert "](tradeoff.svg)" in (compared / "comparison.md").read_text()
 
 
 def test_comparison_table_has_one_row_per_preset_persona_and_metric(compared: Path) -> None:
@@ -200,3 +207,60 @@ def test_a_preset_that_cannot_be_built_exits_2(
 def test_help_says_the_scenarios_policy_is_ignored(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "--help"]) == 0
     assert "policy is ignored" in " ".join(capsys.readouterr().out.split())
+
+
+def non_dominated(points: dict[str, tuple[float, float]]) -> set[str]:
+    """Names no other point beats: at least as good on both axes and better on one (lower is better)."""
+    return {
+        name for name, (x, y) in points.items()
+        if not any(ox <= x and oy <= y and (ox < x or oy < y) for other, (ox, oy) in points.items()
+                   if other != name)
+    }
+
+
+def test_tradeoff_pareto_front_is_the_non_dominated_presets(compared: Path) -> None:
+    content = json.loads((compared / "comparison.json").read_text())
+    horizon = content["horizon_days"]
+    points = {}
+    for preset in PRESET_LIST:
+        friction = next(row["mean"] for row in content["comparison"] if row["preset"] == preset
+                        and row["persona"] == "*" and row["metric"] == "forced_reauth_per_user_month")
+        policy = content["policies"][preset]  # no threats: the worst-case usability window
+        absolute = policy["absolute_lifetime"]
+        unbounded = absolute == "unlimited" or policy.get("absolute_anchor") == "token"
+        exposure = horizon if unbounded else min(horizon, parse_duration(absolute) / 86400)
+        points[preset] = (exposure, friction)
+    assert points["duende_identityserver"][0] == 30.0 and points["okta"][0] == horizon  # 30d; unlimited
+    rows = {row["preset"]: row for row in content["tradeoff"]}
+    assert list(rows) == PRESET_LIST
+    for preset, (exposure, friction) in points.items():
+        assert rows[preset]["exposure_days"] == pytest.approx(exposure)
+        assert rows[preset]["friction"] == pytest.approx(friction)
+        assert rows[preset]["exposure_source"] == "policy"
+    expected = non_dominated(points)
+    assert set(content["pareto_front"]) == expected
+    assert content["pareto_front"] == sorted(expected, key=lambda name: points[name])
+    assert {name for name, row in rows.items() if row["pareto"]} == expected
+    markdown = (compared / "comparison.md").read_text()
+    front = next(line for line in markdown.splitlines() if "Pareto-optimal presets" in line)
+    assert front.endswith(", ".join(f"`{name}`" for name in content["pareto_front"]) + ".")
+
+
+def test_with_thefts_the_exposure_is_the_attacker_dwell(tiny: Path, tmp_path: Path) -> None:
+    threatened = tmp_path / "threats.yaml"
+    threatened.write_text(tiny.read_text().replace(
+        "      session_duration: {exponential: {mean: 2h}}\n",
+        "      session_duration: {exponential: {mean: 2h}}\n    threats: {thefts_per_year: 12}\n"))
+    out = tmp_path / "out"
+    assert main(["compare", str(threatened), "--presets", "auth0,duende_identityserver", "--out", str(out),
+                 "--replications", "3", "--workers", "1", "--quiet"]) == 0
+    content = json.loads((out / "comparison.json").read_text())
+    reps = pd.read_parquet(out / "replications.parquet")
+    for row in content["tradeoff"]:
+        dwell = reps[(reps["preset"] == row["preset"]) & (reps["persona"] == "*")]["attacker_dwell_days_mean"]
+        assert row["exposure_source"] == "metric"
+        assert row["exposure_days"] == pytest.approx(dwell.mean())
+        assert row["exposure_low"] <= row["exposure_days"] <= row["exposure_high"]
+    points = {row["preset"]: (row["exposure_days"], row["friction"]) for row in content["tradeoff"]}
+    assert set(content["pareto_front"]) == non_dominated(points)
+    assert "mean attacker dwell time" in (out / "comparison.md").read_text()

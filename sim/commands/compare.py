@@ -17,7 +17,11 @@ Files written into DIR (each atomically):
 - `comparison.json`: the tables above as records, each preset's resolved policy and the scenario;
 - `comparison.png` / `comparison.svg`: forced re-authentications per user-month and the share of users
   forced in a month, per preset, with 95% intervals;
-- `comparison.md`: a report section with the table and the chart.
+- `tradeoff.png` / `tradeoff.svg`: friction (forced re-authentications per user-month) against exposure,
+  one point per preset with 95% intervals and the Pareto front. Exposure is the mean attacker dwell time
+  when the scenario models thefts, else the preset's worst-case refresh-token usability window: the
+  measure the sweep report uses (`sim.report.tables.exposure_point`);
+- `comparison.md`: a report section with the table and both charts.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +59,10 @@ from sim.differences import differences, summary_table
 from sim.executors import local_executor
 from sim.metrics import ALL, METRIC_UNITS
 from sim.output import write_text_atomic
-from sim.plots import STYLE, save_figure
+from sim.plots import STYLE, pareto_front, save_figure
 from sim.policy import Policy
 from sim.presets import PRESETS
+from sim.report.tables import DWELL, exposure_label, exposure_point, exposure_words, pareto_mask
 from sim.runner import RunResult, default_workers, run_scenario
 from sim.scenario import Scenario
 from sim.stats import json_number
@@ -163,6 +168,8 @@ class Comparison:
     replications: pd.DataFrame
     comparison: pd.DataFrame
     differences: pd.DataFrame
+    #: One row per preset: friction against exposure (see `tradeoff_frame`).
+    tradeoff: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def compare_results(results: dict[str, RunResult]) -> Comparison:
@@ -186,7 +193,58 @@ def compare_results(results: dict[str, RunResult]) -> Comparison:
     )
     diffs = pd.concat([base_rows[diffs.columns], diffs], ignore_index=True)
     diffs = diffs.merge(per_rep, on=["preset", "persona", "metric"], how="left")
-    return Comparison(presets, replications, comparison, diffs)
+    policies = {name: result.scenario.policy.to_config() for name, result in results.items()}
+    horizon_days = results[baseline].scenario.horizon / 86400
+    tradeoff = tradeoff_frame(replications, policies, horizon_days)
+    return Comparison(presets, replications, comparison, diffs, tradeoff)
+
+
+TRADEOFF_COLUMNS = ("preset", "friction", "friction_low", "friction_high", "exposure_days", "exposure_low",
+                    "exposure_high", "exposure_source", "pareto")
+
+
+def tradeoff_frame(
+    replications: pd.DataFrame, policies: dict[str, dict[str, Any]], horizon_days: float
+) -> pd.DataFrame:
+    """Friction against exposure, one row per preset (everyone), in the order of `policies`.
+
+    Friction: forced re-authentications per user-month. Exposure: `exposure_point` of the preset's
+    metrics and resolved policy (the mean attacker dwell time when thefts are modelled, else the
+    worst-case refresh-token usability window over `horizon_days`). Means and 95% intervals over
+    replications. Columns: TRADEOFF_COLUMNS; `pareto` marks the presets no other preset beats on both.
+    """
+    everyone = replications[replications["persona"] == ALL]
+    columns = [name for name in (FORCED, DWELL) if name in everyone.columns]
+    cells = everyone[["preset", "replication", "persona", *columns]].rename(columns={"preset": "cell"})
+    table = summary_table(cells)
+    rows = []
+    for preset, policy in policies.items():
+        blocks = {
+            row.metric: {"mean": json_number(row.mean),
+                         "ci95": [json_number(row.ci_low), json_number(row.ci_high)]}
+            for row in table[table["cell"] == preset].itertuples()
+        }
+        friction = blocks.get(FORCED, {"mean": None, "ci95": [None, None]})
+        rows.append({
+            "preset": preset,
+            "friction": _float(friction["mean"]),
+            "friction_low": _float(friction["ci95"][0]),
+            "friction_high": _float(friction["ci95"][1]),
+            **exposure_point(blocks, policy, horizon_days),
+        })
+    frame = pd.DataFrame(rows, columns=list(TRADEOFF_COLUMNS[:-1]))
+    frame["pareto"] = pareto_mask(frame["exposure_days"].to_numpy(), frame["friction"].to_numpy())
+    return frame
+
+
+def _float(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def front_presets(tradeoff: pd.DataFrame) -> list[str]:
+    """The Pareto-optimal presets, from the least exposure to the most."""
+    front = tradeoff[tradeoff["pareto"]].sort_values(["exposure_days", "friction"], kind="stable")
+    return front["preset"].tolist()
 
 
 def _per_replication_differences(cells: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -235,6 +293,8 @@ def comparison_json(scenario: Scenario, policies: dict[str, Policy], result: Com
         "metrics": {name: {"label": label, "unit": METRIC_UNITS[name]} for name, label in METRICS},
         "comparison": _records(result.comparison),
         "differences": _records(result.differences),
+        "tradeoff": _records(result.tradeoff),
+        "pareto_front": front_presets(result.tradeoff),
         "policies": {name: policy.to_config() for name, policy in policies.items()},
         "scenario_without_policy": config,
     }
@@ -255,6 +315,7 @@ def write_comparison(
     write_text_atomic(out / "comparison.json", json.dumps(content, indent=2, allow_nan=False) + "\n")
     figure = comparison_figure(result.comparison, result.presets, _title(scenario))
     save_figure(figure, out, "comparison")
+    save_figure(tradeoff_figure(result.tradeoff, scenario.name), out, "tradeoff")
     write_text_atomic(out / "comparison.md", comparison_markdown(content))
     return content
 
@@ -321,6 +382,18 @@ def comparison_figure(comparison: pd.DataFrame, presets: Sequence[str], title: s
         lines = [*textwrap.wrap(title, 120), subtitle]
         figure.suptitle("\n".join(lines), fontsize=10, x=0.01, ha="left")
     return figure
+
+
+def tradeoff_figure(tradeoff: pd.DataFrame, name: str) -> Figure:
+    """Friction against exposure, one labelled point per preset with 95% whiskers, the Pareto front drawn."""
+    return pareto_front(
+        tradeoff,
+        title=f"Friction against token exposure per preset ({name})",
+        xlabel=exposure_label(list(tradeoff["exposure_source"])),
+        ylabel="forced re-authentications per user per month",
+        label="preset",
+        point_name="preset",
+    )
 
 
 # --- the report section and the terminal ------------------------------------------------------------
@@ -398,11 +471,38 @@ def comparison_markdown(content: dict[str, Any]) -> str:
             f"| `{preset}` | {_diff_text(forced)} | {_unpaired(forced)} | {_diff_text(users, True)} | "
             f"{_unpaired(users, True)} |"
         )
+    lines += _tradeoff_markdown(content)
     lines += ["", "Policies as resolved:", ""]
     for preset, policy in content["policies"].items():
         fields = ", ".join(f"{k} {_plain(v)}" for k, v in policy.items() if k != "preset")
         lines.append(f"- `{preset}`: {fields}")
     return "\n".join(lines) + "\n"
+
+
+def _tradeoff_markdown(content: dict[str, Any]) -> list[str]:
+    """The friction-versus-exposure chart, what its exposure axis measures, a table and the Pareto front."""
+    rows = content.get("tradeoff", [])
+    if not rows:
+        return []
+    front = content.get("pareto_front", [])
+    sources = [row["exposure_source"] for row in rows]
+    lines = [
+        "",
+        "### Friction against exposure",
+        "",
+        "![Forced re-authentications against token exposure per preset](tradeoff.svg)",
+        "",
+        f"Exposure is {exposure_words(sources)}. Pareto-optimal presets (no other preset has both less "
+        f"friction and less exposure): {', '.join(f'`{name}`' for name in front)}.",
+        "",
+        "| preset | exposure (days) | forced re-auths / user / month | Pareto |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        exposure = _cell(row["exposure_days"], row["exposure_low"], row["exposure_high"])
+        friction = _cell(row["friction"], row["friction_low"], row["friction_high"])
+        lines.append(f"| `{row['preset']}` | {exposure} | {friction} | {'yes' if row['pareto'] else ''} |")
+    return lines
 
 
 def _unpaired(row: dict[str, Any], share: bool = False) -> str:
@@ -454,6 +554,10 @@ def print_comparison(content: dict[str, Any], console: Console, elapsed: float, 
                 cells.append("baseline" if preset == baseline else paired)
         table.add_row(*cells)
     console.print(table)
+    if content.get("pareto_front"):
+        sources = [row["exposure_source"] for row in content["tradeoff"]]
+        console.print(f"Pareto front of friction against {exposure_label(sources)}: "
+                      f"{', '.join(content['pareto_front'])} (tradeoff.png)")
     console.print(f"wrote {out}/ in {elapsed:.1f} s", style="dim")
     sys.stdout.flush()
 

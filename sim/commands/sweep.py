@@ -71,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="finish an interrupted sweep: run only the missing cells"
     )
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
+    )
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -510,6 +513,12 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_RUN_FAILED
     if not args.quiet:
         print_sweep(outcome, output_console(), time.perf_counter() - started, args.out)
+    if getattr(args, "report", False):
+        from sim.commands.report import write_report
+
+        paths = write_report(args.out)
+        if not args.quiet:
+            output_console().print(escape(f"wrote {paths.html}"), style="dim")
     return 0
 
 

@@ -51,10 +51,12 @@ class RunFiles:
     reauths: pd.DataFrame
     timeseries: pd.DataFrame
     replications: pd.DataFrame
+    #: One row per theft (None when the directory has no thefts table, e.g. an older run).
+    thefts: pd.DataFrame | None = None
 
     @classmethod
     def read(cls, directory: Path) -> RunFiles:
-        """Read summary.json and the four tables (Parquet or CSV)."""
+        """Read summary.json, the four tables and, if there is one, the thefts table (Parquet or CSV)."""
         directory = Path(directory)
         summary = read_summary(directory)
         tables = {name: read_table(directory, name) for name in ("chains", "reauths", "timeseries",
@@ -63,5 +65,10 @@ class RunFiles:
         assert chains is not None
         chains["persona"] = chains["persona"].astype(str)
         chains["ended_at_s"] = pd.to_numeric(chains["ended_at_s"], errors="coerce").astype("float64")
+        thefts = read_table(directory, "thefts", required=False)
+        if thefts is not None:
+            thefts["persona"] = thefts["persona"].astype(str)
+            for column in ("ended_at_s", "stolen_at_s", "dwell_s"):
+                thefts[column] = pd.to_numeric(thefts[column], errors="coerce").astype("float64")
         return cls(directory, summary, chains, tables["reauths"], tables["timeseries"],  # type: ignore[arg-type]
-                   tables["replications"])  # type: ignore[arg-type]
+                   tables["replications"], thefts)  # type: ignore[arg-type]

@@ -13,9 +13,24 @@ from sim.metrics import ALL, METRIC_UNITS
 from sim.report import tables
 from sim.report.data import RunFiles
 from sim.report.render import md_escape
-from sim.report.text import dist_text, persona_sentences, run_headline, with_ci
+from sim.report.text import (
+    dist_text,
+    persona_sentences,
+    run_headline,
+    storage_sentences,
+    theft_sentences,
+    with_ci,
+)
 
 PERSONA_SECTIONS = ("activity", "absences", "clients", "faults", "lifecycle")
+DWELL_NOTE = (
+    "The dwell is the time from a theft to the moment the attacker last holds a working access token. "
+    "Its mean and 95th percentile are Kaplan-Meier estimates: thefts still active at the end of the "
+    "simulation count as censored, not as ended, and the mean is restricted to the longest observed "
+    "dwell (a lower bound when the longest thefts are still active)."
+)
+#: Figures shown in their own section rather than under "Figures": figure name -> section heading.
+SECTION_FIGURES = {"dwell": "Stolen tokens", "storage": "Access after a revocation and token storage"}
 
 
 def run_figures(files: RunFiles) -> dict[str, tuple[str, Callable[[], Figure], str]]:
@@ -52,8 +67,20 @@ def run_figures(files: RunFiles) -> dict[str, tuple[str, Callable[[], Figure], s
         frame = tables.weekly_load(files.timeseries, warmup)
         return plots.weekly_load(frame, title=f"Token endpoint load over a typical week ({name})")
 
+    def dwell() -> Figure:
+        assert files.thefts is not None
+        km = tables.dwell_table(files.thefts, warmup, personas)
+        title = f"How long an attacker keeps access after a theft ({name})"
+        return plots.dwell_curves(km, personas, title=title)
+
+    def storage() -> Figure:
+        frame = tables.storage_over_time(files.timeseries, personas)
+        row_bytes = (summary["resolved_scenario"].get("storage") or {}).get("row_bytes")
+        return plots.stored_rows_over_time(frame, summary["warmup_days"], row_bytes,
+                                           title=f"Rows in the token store over time ({name})")
+
     window = f"days {summary['warmup_days']:g} to {summary['horizon_days']:g}"
-    return {
+    figures = {
         "survival": (
             "How long refresh-token chains last", survival,
             "Kaplan-Meier estimate of the share of chains (a login and all its rotations) still valid "
@@ -87,6 +114,34 @@ def run_figures(files: RunFiles) -> dict[str, tuple[str, Callable[[], Figure], s
             "busiest single minute is in the headline figures.",
         ),
     }
+    if has_thefts(files):
+        figures["dwell"] = (
+            "How long an attacker keeps access after a theft", dwell,
+            "Kaplan-Meier estimate of the share of attackers still holding a working access or refresh "
+            f"token by time since the theft, for thefts in the measured window ({window}) of a device "
+            "that held a token, all replications pooled. A theft still active at the end of the "
+            "simulation is right-censored (its curve stays up), not counted as ended. Dots: medians; "
+            "shaded: pointwise 95% confidence band; the time axis is logarithmic.",
+        )
+    if "stored_rows" in files.timeseries.columns:
+        figures["storage"] = (
+            "Rows in the token store over time", storage,
+            "Rows in the token store (valid chains, consumed one-time tokens still retained for replay "
+            "detection, rows awaiting the cleanup job) at the scenario's population, counted at the start "
+            "of every hour and averaged over replications: the line is each day's mean, the band its "
+            "lowest to highest hour. The right axis gives the table's size at the scenario's bytes per "
+            "row. The grey area is the warm-up, excluded from every metric.",
+        )
+    return figures
+
+
+def has_thefts(files: RunFiles) -> bool:
+    """True when the run has thefts that count (stolen in the measured window from a device with a token)."""
+    from sim.threats import measured_thefts
+
+    if files.thefts is None or files.thefts.empty:
+        return False
+    return not measured_thefts(files.thefts, files.summary["warmup_days"] * 86400.0).empty
 
 
 def run_markdown(files: RunFiles, figure_files: dict[str, str]) -> str:
@@ -111,7 +166,17 @@ def run_markdown(files: RunFiles, figure_files: dict[str, str]) -> str:
     lines += _simulated(summary)
     lines += ["## Figures", ""]
     for name, (heading, _, caption) in figures.items():
+        if name in figure_files and name not in SECTION_FIGURES:
+            lines += [f"### {heading}", "", f"![{heading}]({figure_files[name]})", "", f"*{caption}*", ""]
+    thefts = theft_sentences(summary) if has_thefts(files) else []
+    for name, sentences in (("dwell", thefts), ("storage", storage_sentences(summary))):
+        if not sentences and name not in figure_files:
+            continue
+        lines += [f"## {SECTION_FIGURES[name]}", ""] + [f"- {s}" for s in sentences] + [""]
+        if name == "dwell":
+            lines += [DWELL_NOTE, ""]
         if name in figure_files:
+            heading, _, caption = figures[name]
             lines += [f"### {heading}", "", f"![{heading}]({figure_files[name]})", "", f"*{caption}*", ""]
     lines += _metrics_table(summary)
     lines += [
@@ -191,4 +256,5 @@ def _metrics_table(summary: dict[str, Any]) -> list[str]:
 def figure_paths(directory: Path) -> dict[str, Path]:
     """Where the run report's figures go (PNG; an SVG sits beside each)."""
     return {name: Path(directory) / "figures" / f"{name}.png" for name in
-            ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load")}
+            ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load", "dwell",
+             "storage")}

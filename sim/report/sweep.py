@@ -47,7 +47,7 @@ def sweep_figures(summary: dict[str, Any]) -> dict[str, tuple[str, Callable[[], 
     x, group, heatmap = _layout(summary, cells)
     personas = list(summary["cells"][0].get("by_persona", {})) if summary["cells"] else []
     overall = _metric_by_cell(summary, cells, ALL)
-    exposure_from_metric = (cells["exposure_source"] == "metric").all()
+    sources = list(cells["exposure_source"]) if not cells.empty else []
 
     def main() -> Figure:
         if group is None and len(personas) > 1:  # one line per persona besides everyone
@@ -63,8 +63,7 @@ def sweep_figures(summary: dict[str, Any]) -> dict[str, tuple[str, Callable[[], 
                                     "per user per month", xlabel=_axis(x), ylabel=_axis(group))
 
     def pareto() -> Figure:
-        xlabel = ("mean attacker dwell time (days)" if exposure_from_metric
-                  else "worst-case refresh-token usability window (days)")
+        xlabel = tables.exposure_label(sources)
         swept = summary.get("swept", [])
         grid = "grid" in summary.get("resolved_scenario", {}).get("sweep", {})
         note = f"points: {', '.join(short_names(swept).values())}" if grid and swept else None
@@ -86,12 +85,7 @@ def sweep_figures(summary: dict[str, Any]) -> dict[str, tuple[str, Callable[[], 
             "Forced re-authentications per user per month for every combination of the two swept "
             "values: mean and 95% confidence interval in each cell; darker is less friction.",
         )
-    exposure_words = (
-        "the mean attacker dwell time (days)" if exposure_from_metric else
-        "the worst-case time a refresh token stays usable (the absolute lifetime; with an unlimited "
-        "absolute lifetime, or one renewed by every rotation, a token kept in use never has to stop, "
-        "so the window is the whole horizon)"
-    )
+    exposure_words = tables.exposure_words(sources)
     figures["pareto"] = (
         "Trade-off between friction and exposure", pareto,
         f"Each cell as a point: forced re-authentications per user per month (95% CI) against "

@@ -163,11 +163,16 @@ def _km(persona: str, lifetimes: np.ndarray, censored: np.ndarray) -> pd.DataFra
     )
 
 
-def _thin(curve: pd.DataFrame, max_points: int) -> pd.DataFrame:
+def _thin(curve: pd.DataFrame, max_points: int, log: bool = False) -> pd.DataFrame:
+    """The curve read off at `max_points` ages, evenly spaced (`log`: geometrically, for a log axis)."""
     if len(curve) <= max_points:
         return curve
     days = curve["days"].to_numpy()
-    grid = np.linspace(0.0, days[-1], max_points)
+    positive = days[days > 0]
+    if log and len(positive):
+        grid = np.concatenate([[0.0], np.geomspace(positive[0], days[-1], max_points - 1)])
+    else:
+        grid = np.linspace(0.0, days[-1], max_points)
     index = np.searchsorted(days, grid, side="right") - 1  # the step in force at each grid age
     thinned = curve.iloc[index].copy()
     thinned["days"] = grid
@@ -179,6 +184,42 @@ def km_median(table: pd.DataFrame, persona: str) -> float:
     curve = table[table["persona"] == persona]
     below = curve[curve["survival"] <= 0.5]
     return float(below["days"].iloc[0]) if len(below) else math.nan
+
+
+def dwell_table(thefts: pd.DataFrame, warmup: float, personas: Sequence[str] | None = None,
+                max_points: int = 600) -> pd.DataFrame:
+    """Kaplan-Meier survival of attacker dwell time (days) per persona, with 95% bands.
+
+    The thefts counted are those of the theft metrics (`sim.threats.measured_thefts`: stolen in the
+    measured window, with a token to use); replications are pooled; a theft still active at the horizon
+    is right-censored at its dwell so far (`scipy.stats.ecdf` on `CensoredData`, as `survival_table`).
+    With thefts in more than one persona, everyone (`"*"`) comes first. Columns: persona, days, survival,
+    ci_low, ci_high, thefts, censored, median_days (the Kaplan-Meier median, NaN when fewer than half
+    ended; computed before thinning), active_share (share still active at the horizon). Long curves are
+    thinned on a geometric grid of ages (the figure's x axis is logarithmic).
+    """
+    from sim.threats import km_quantile, measured_thefts
+
+    columns = ["persona", "days", "survival", "ci_low", "ci_high", "thefts", "censored", "median_days",
+               "active_share"]
+    measured = measured_thefts(thefts, warmup)
+    if measured.empty:
+        return pd.DataFrame(columns=columns)
+    order = list(personas) if personas is not None else []
+    order += [p for p in dict.fromkeys(measured["persona"].astype(str)) if p not in order]
+    groups = [(p, measured[measured["persona"].astype(str) == p]) for p in order]
+    groups = [(p, g) for p, g in groups if len(g)]
+    if len(groups) > 1:
+        groups.insert(0, (ALL, measured))
+    frames = []
+    for persona, group in groups:
+        dwell = group["dwell_s"].to_numpy(dtype=float) / DAY
+        censored = group["ended_at_s"].isna().to_numpy()
+        curve = _km(persona, dwell, censored).rename(columns={"chains": "thefts"})
+        curve["median_days"] = km_quantile(dwell, censored, 0.5)
+        curve["active_share"] = float(censored.mean())
+        frames.append(_thin(curve, max_points, log=True))
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 # --- time series ----------------------------------------------------------------------------------
@@ -199,6 +240,36 @@ def active_over_time(timeseries: pd.DataFrame, users: Mapping[str, int], every_h
     order = {p: i for i, p in enumerate(users)}
     out = out.sort_values(["persona", "hour"], key=lambda s: s.map(order) if s.name == "persona" else s)
     return out[["persona", "day", "mean", "low", "high"]].reset_index(drop=True)
+
+
+def storage_over_time(timeseries: pd.DataFrame, personas: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows in the token store per day, for everyone and (with several personas) per persona.
+
+    `stored_rows` (rows at every hour's start) is summed over personas for everyone (`"*"`) and averaged
+    over replications hour by hour; each day then gets the mean of its hours and its lowest and highest
+    hour (the daily swing: consumed tokens retained, cleanup runs, weekends). Columns: persona, day (the
+    day's middle), mean, low, high; empty when the time series has no `stored_rows` column (runs written
+    before storage was modelled).
+    """
+    columns = ["persona", "day", "mean", "low", "high"]
+    if "stored_rows" not in timeseries.columns or timeseries.empty:
+        return pd.DataFrame(columns=columns)
+    total = timeseries.groupby(["replication", "hour"], sort=False)["stored_rows"].sum().reset_index()
+    parts = [total.assign(persona=ALL)]
+    names = list(personas) if personas is not None else list(dict.fromkeys(timeseries["persona"]))
+    if len(names) > 1:
+        own = timeseries[["replication", "hour", "persona", "stored_rows"]]
+        parts += [own[own["persona"] == p].drop(columns="persona").assign(persona=p) for p in names]
+    frames = []
+    for part in parts:
+        hourly = part.groupby("hour", sort=True)["stored_rows"].mean().reset_index()
+        day_index = (hourly["hour"] * HOUR // DAY).astype(int)
+        grouped = hourly.groupby(day_index)["stored_rows"].agg(mean="mean", low="min", high="max")
+        grouped = grouped.reset_index(names="day_index")
+        grouped["day"] = grouped["day_index"] + 0.5
+        grouped["persona"] = part["persona"].iloc[0] if len(part) else ALL
+        frames.append(grouped)
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def weekly_load(timeseries: pd.DataFrame, warmup: float) -> pd.DataFrame:
@@ -294,6 +365,56 @@ def exposure_days(policy: Mapping[str, Any], horizon_days: float) -> float:
     return min(float(horizon_days), resolved.absolute_lifetime / DAY)
 
 
+#: Axis labels of the exposure measure, by `exposure_source`.
+EXPOSURE_LABELS = {
+    "metric": "mean attacker dwell time (days)",
+    "policy": "worst-case refresh-token usability window (days)",
+}
+#: The same in words, for figure captions.
+EXPOSURE_WORDS = {
+    "metric": "the mean attacker dwell time (days)",
+    "policy": (
+        "the worst-case time a refresh token stays usable (the absolute lifetime; with an unlimited "
+        "absolute lifetime, or one renewed by every rotation, a token kept in use never has to stop, "
+        "so the window is the whole horizon)"
+    ),
+}
+
+
+def exposure_point(
+    metrics: Mapping[str, Mapping[str, Any]], policy: Mapping[str, Any] | None, horizon_days: float
+) -> dict[str, Any]:
+    """The exposure of one sweep cell or compared preset: how long a stolen or leaked token stays usable.
+
+    `attacker_dwell_days_mean` (with its 95% interval) when `metrics` (a summary's metric blocks) has a
+    value for it, i.e. the scenario models thefts; otherwise the policy's worst-case usability window
+    (`exposure_days`, no interval), or the horizon when the policy is unknown (None). Returns the keys
+    exposure_days, exposure_low, exposure_high and exposure_source (`metric` or `policy`).
+    """
+    dwell = metrics.get(DWELL)
+    if dwell is not None and dwell.get("mean") is not None and not math.isnan(dwell["mean"]):
+        mean, (low, high) = _block(dwell)
+        return {"exposure_days": mean, "exposure_low": low, "exposure_high": high,
+                "exposure_source": "metric"}
+    days = exposure_days(policy, horizon_days) if policy is not None else float(horizon_days)
+    return {"exposure_days": days, "exposure_low": math.nan, "exposure_high": math.nan,
+            "exposure_source": "policy"}
+
+
+def exposure_label(sources: Sequence[str]) -> str:
+    """The exposure axis label for points whose `exposure_source` are `sources` (mixed: both named)."""
+    kinds = list(dict.fromkeys(sources)) or ["policy"]
+    if len(kinds) == 1:
+        return EXPOSURE_LABELS[kinds[0]]
+    return "exposure (days): attacker dwell where thefts are modelled, else usability window"
+
+
+def exposure_words(sources: Sequence[str]) -> str:
+    """What the exposure axis measures, in words (for a caption)."""
+    kinds = list(dict.fromkeys(sources)) or ["policy"]
+    return " where the scenario models thefts, else ".join(EXPOSURE_WORDS[k] for k in sorted(kinds))
+
+
 def sweep_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
     """One row per cell of a sweep's summary.json: the swept values, friction and exposure with CIs.
 
@@ -322,18 +443,14 @@ def sweep_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
                 row[path] = value_text(value_at(config, path)) if config else ""
         friction = cell["metrics"][FRICTION]
         row["friction"], (row["friction_low"], row["friction_high"]) = _block(friction)
-        dwell = cell["metrics"].get(DWELL)
-        if dwell is not None and dwell.get("mean") is not None:
-            row["exposure_days"], (row["exposure_low"], row["exposure_high"]) = _block(dwell)
-            row["exposure_source"] = "metric"
-        else:
-            if config:
-                days = exposure_days(config["policy"], float(_days(config.get("horizon")) or horizon))
-            else:  # no resolved scenario recorded: only an overridden absolute lifetime is known
-                absolute = _days(overrides.get("policy.absolute_lifetime"))
-                days = min(absolute, horizon) if absolute is not None else horizon
-            row["exposure_days"], row["exposure_low"], row["exposure_high"] = days, math.nan, math.nan
-            row["exposure_source"] = "policy"
+        if config:
+            policy: Mapping[str, Any] | None = config["policy"]
+            cell_horizon = float(_days(config.get("horizon")) or horizon)
+        else:  # no resolved scenario recorded: only an overridden absolute lifetime is known
+            absolute = overrides.get("policy.absolute_lifetime")
+            policy = {"absolute_lifetime": absolute} if _days(absolute) is not None else None
+            cell_horizon = horizon
+        row.update(exposure_point(cell["metrics"], policy, cell_horizon))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:

@@ -179,3 +179,83 @@ def dist_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _block(metrics: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    """The metric's block when it has a value, else None (also for summaries written before it existed)."""
+    block = metrics.get(name)
+    return block if block is not None and block.get("mean") is not None else None
+
+
+def size_text(size: float) -> str:
+    """A size in bytes for reading, to three significant digits: `959 kB`, `1.23 MB`, `512 bytes`."""
+    for scale, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if abs(size) >= scale:
+            return f"{num(size / scale)} {unit}"
+    return f"{num(size)} bytes"
+
+
+def theft_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """Sentences on stolen tokens: dwell, detection, thefts still active, the victims' friction.
+
+    Empty when the run measured no theft (`thefts_active_at_horizon_share` is null).
+    """
+    m = summary["metrics"]
+    if _block(m, "thefts_active_at_horizon_share") is None:
+        return []
+    dwell, p95 = _block(m, "attacker_dwell_days_mean"), _block(m, "attacker_dwell_days_p95")
+    if dwell is None:
+        first = "No theft ended within the simulation: every attacker still held a working token at its end."
+    else:
+        first = (
+            f"After a theft the attacker keeps working access for {with_ci(dwell)} days"
+            f"{_clock(dwell['mean'])} on average"
+        )
+        if p95 is not None:
+            first += f"; 95% of attackers lose it within {with_ci(p95)} days{_clock(p95['mean'])}."
+        else:
+            first += ("; fewer than 95% of the thefts ended within the simulation, so the 95th percentile "
+                      "of the dwell is longer than the measured window.")
+    sentences = [first]
+    detected, active = m["theft_detected_share"], m["thefts_active_at_horizon_share"]
+    sentences.append(
+        f"Reuse detection catches {with_ci(detected, pct)} of the thefts, and {with_ci(active, pct)} of "
+        "the attackers still hold a working refresh token at the end of the simulation."
+    )
+    victim = _block(m, "victim_reauths_per_theft")
+    if victim is not None:
+        sentences.append(
+            f"A theft forces its victim to log in again {with_ci(victim)} times on average (a refresh "
+            "refused because the attacker had already rotated the token, or because reuse detection "
+            "revoked the token family)."
+        )
+    return sentences
+
+
+def storage_sentences(summary: Mapping[str, Any]) -> list[str]:
+    """Sentences on access after a revocation and on the token store's size (each when the run has it)."""
+    m = summary["metrics"]
+    sentences = []
+    lag = _block(m, "revocation_lag_minutes_mean")
+    if lag is not None:
+        p95 = _block(m, "revocation_lag_minutes_p95")
+        tail = f", and one in twenty for more than {with_ci(p95)} minutes" if p95 is not None else ""
+        sentences.append(
+            "When a chain is revoked (a logout, a password change, an eviction or a family revocation), "
+            f"an access token already issued for it stays usable for {with_ci(lag)} minutes on average"
+            f"{tail}: access tokens are never revoked."
+        )
+    rows, peak = _block(m, "stored_rows_mean"), _block(m, "stored_rows_peak")
+    if rows is not None and peak is not None:
+        per_users = _block(m, "stored_rows_per_1000_users_mean")
+        size = _block(m, "stored_bytes_peak")
+        row_bytes = (summary.get("resolved_scenario", {}).get("storage") or {}).get("row_bytes")
+        at = f" at {row_bytes:,} bytes a row" if isinstance(row_bytes, int) else ""
+        sized = f", about {size_text(size['mean'])}{at}" if size is not None else ""
+        scaled = (f"; that is {with_ci(per_users)} rows per 1,000 users on average"
+                  if per_users is not None else "")
+        sentences.append(
+            f"The token store holds {with_ci(rows)} rows on average and {with_ci(peak)} rows at its "
+            f"fullest minute{sized}{scaled}."
+        )
+    return sentences

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sim import api
 
@@ -36,6 +37,40 @@ population:
     activity: {sessions_per_day: 0.4}
     lifecycle: {password_changes_per_year: 6}
 """
+
+
+THEFTS = """\
+name: tiny-thefts
+description: Stolen tokens under rotation with family revocation; the occasional users' thieves often outlast
+  the simulation, so some thefts are censored.
+seed: 8
+horizon: 30d
+warmup: 3d
+replications: 3
+policy:
+  refresh_token_usage: one_time
+  absolute_lifetime: 60d
+  sliding_lifetime: 7d
+  on_reuse: revoke_family
+population:
+  - name: laptop
+    users: 14
+    devices: 2
+    activity: {schedule: weekdays, sessions_per_day: 2, session_duration: {exponential: {mean: 1h}}}
+    threats: {thefts_per_year: 10, strategy: daily}
+  - name: occasional
+    users: 12
+    activity: {sessions_per_day: 0.15, session_duration: 10m}
+    threats: {stolen_device_share: 0.6, strategy: immediate}
+"""
+
+
+@pytest.fixture(scope="session")
+def theft_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory written by `write` for a tiny scenario with thefts (no report yet)."""
+    out = tmp_path_factory.mktemp("theft-run") / "thefts"
+    api.write(api.run(api.scenario_from_dict(yaml.safe_load(THEFTS)), workers=1), out)
+    return out
 
 
 @pytest.fixture(scope="session")

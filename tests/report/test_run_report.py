@@ -9,14 +9,18 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from sim.cli import main
-from sim.report import build_report
+from sim.report import build_report, tables
 from sim.report.tables import CAUSE_WORDS
+from sim.threats import dwell_survival
 from tests.report.conftest import agrees, assert_self_contained
 
-RUN_FIGURES = ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load")
+#: The figures of a run without thefts (the storage figure: every run's time series has `stored_rows`).
+RUN_FIGURES = ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load", "storage")
 WORDS_TO_CAUSE = {words: cause for cause, words in CAUSE_WORDS.items()}
 NUM = r"-?[\d,]+(?:\.\d+)?"
 
@@ -219,3 +223,135 @@ def test_report_is_reproducible(report_dir: Path, tmp_path: Path) -> None:
     build_report(report_dir, again)
     for name in ("report.md", "report.html", "figures/survival.svg", "figures/weekly_load.png"):
         assert (again / name).read_bytes() == (report_dir / name).read_bytes(), name
+
+
+# --- stolen tokens, revocation and storage ------------------------------------------------------------
+
+
+def section(report_dir: Path, heading: str) -> list[str]:
+    """The bullet sentences of a `## heading` section of report.md."""
+    text = (report_dir / "report.md").read_text()
+    body = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [line[2:] for line in body.splitlines() if line.startswith("- ")]
+
+
+def check_block(match: re.Match[str], key: str, block: dict, scale: float = 1.0) -> None:
+    """The shown mean (group `key`) and, when shown, interval (`<key>lo`, `<key>hi`) agree with `block`."""
+    assert agrees(match[key], block["mean"], scale), (match[key], block)
+    if match.groupdict().get(f"{key}lo") is not None:
+        assert agrees(match[f"{key}lo"], block["ci95"][0], scale)
+        assert agrees(match[f"{key}hi"], block["ci95"][1], scale)
+    else:
+        assert block["ci95"][0] is None, block  # an interval exists: the sentence must show it
+
+
+def opt_ci(name: str, percent: bool = False) -> str:
+    return rf"(?: {ci(name, percent)})?"
+
+
+def check_storage_sentences(report_dir: Path, summary: dict) -> None:
+    m = summary["metrics"]
+    lag_sentence, store = section(report_dir, "Access after a revocation and token storage")
+    lag = re.search(rf"stays usable for (?P<l>{NUM}){opt_ci('l')} minutes on average, and one in twenty "
+                    rf"for more than (?P<p>{NUM}){opt_ci('p')} minutes", lag_sentence)
+    assert lag, lag_sentence
+    check_block(lag, "l", m["revocation_lag_minutes_mean"])
+    check_block(lag, "p", m["revocation_lag_minutes_p95"])
+    rows = re.match(
+        rf"^The token store holds (?P<r>{NUM}){opt_ci('r')} rows on average and (?P<k>{NUM}){opt_ci('k')} "
+        rf"rows at its fullest minute, about (?P<b>{NUM}) (?P<unit>bytes|kB|MB|GB) at (?P<rb>[\d,]+) bytes a "
+        rf"row; that is (?P<u>{NUM}){opt_ci('u')} rows per 1,000 users on average\.$", store)
+    assert rows, store
+    check_block(rows, "r", m["stored_rows_mean"])
+    check_block(rows, "k", m["stored_rows_peak"])
+    check_block(rows, "u", m["stored_rows_per_1000_users_mean"])
+    scale = {"bytes": 1.0, "kB": 1e-3, "MB": 1e-6, "GB": 1e-9}[rows["unit"]]
+    assert agrees(rows["b"], m["stored_bytes_peak"]["mean"], scale)
+    assert int(rows["rb"].replace(",", "")) == summary["resolved_scenario"]["storage"]["row_bytes"]
+
+
+def test_a_run_without_thefts_has_no_theft_section_but_storage_sentences(report_dir: Path,
+                                                                         summary: dict) -> None:
+    text = (report_dir / "report.md").read_text()
+    assert "## Stolen tokens" not in text and not (report_dir / "figures" / "dwell.png").exists()
+    assert summary["metrics"]["thefts_active_at_horizon_share"]["mean"] is None
+    check_storage_sentences(report_dir, summary)
+    assert "](figures/storage.png)" in text.split("## Access after a revocation and token storage", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def theft_report(theft_run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("theft-report") / "thefts"
+    shutil.copytree(theft_run_dir, target)
+    build_report(target)
+    return target
+
+
+def test_theft_section_sentences_agree_with_summary(theft_report: Path) -> None:
+    summary = json.loads((theft_report / "summary.json").read_text())
+    m = summary["metrics"]
+    thefts = pd.read_parquet(theft_report / "thefts.parquet")
+    assert len(thefts) and thefts["ended_at_s"].isna().any()  # the fixture has censored thefts
+    dwell, detection, victim = section(theft_report, "Stolen tokens")
+
+    first = re.match(rf"^After a theft the attacker keeps working access for (?P<d>{NUM}){opt_ci('d')} days"
+                     rf"(?: \(about \d+ (?:minutes|hours)\))? on average; 95% of attackers lose it within "
+                     rf"(?P<p>{NUM}){opt_ci('p')} days", dwell)
+    assert first, dwell
+    check_block(first, "d", m["attacker_dwell_days_mean"])
+    check_block(first, "p", m["attacker_dwell_days_p95"])
+
+    second = re.match(rf"^Reuse detection catches (?P<t>{NUM})%{opt_ci('t', True)} of the thefts, and "
+                      rf"(?P<a>{NUM})%{opt_ci('a', True)} of the attackers still hold a working",
+                      detection)
+    assert second, detection
+    check_block(second, "t", m["theft_detected_share"], 100)
+    check_block(second, "a", m["thefts_active_at_horizon_share"], 100)
+    assert m["thefts_active_at_horizon_share"]["mean"] > 0
+
+    third = re.match(rf"^A theft forces its victim to log in again (?P<v>{NUM}){opt_ci('v')} times", victim)
+    assert third, victim
+    check_block(third, "v", m["victim_reauths_per_theft"])
+    check_storage_sentences(theft_report, summary)
+
+    text = (theft_report / "report.md").read_text()
+    stolen = text.split("## Stolen tokens", 1)[1].split("\n## ", 1)[0]
+    assert "](figures/dwell.png)" in stolen and "censored" in stolen
+    assert_self_contained((theft_report / "report.html").read_text(), images=len(RUN_FIGURES) + 1)
+    assert (theft_report / "figures" / "dwell.svg").stat().st_size > 5_000
+
+
+def test_dwell_curves_match_the_theft_helpers(theft_report: Path) -> None:
+    """The figure's table is the Kaplan-Meier curve of `sim.threats.dwell_survival`, plus bands."""
+    summary = json.loads((theft_report / "summary.json").read_text())
+    thefts = pd.read_parquet(theft_report / "thefts.parquet")
+    warmup = summary["warmup_days"] * 86400.0
+    km = tables.dwell_table(thefts, warmup, ["laptop", "occasional"])
+    assert list(dict.fromkeys(km["persona"])) == ["*", "laptop", "occasional"]
+    reference = dwell_survival(thefts, warmup)
+    for persona, curve in reference.groupby("persona", sort=False):
+        ours = km[km["persona"] == persona]
+        assert (ours["ci_low"] <= ours["survival"] + 1e-12).all()
+        assert (ours["survival"] <= ours["ci_high"] + 1e-12).all()
+        index = np.searchsorted(ours["days"].to_numpy(), curve["dwell_days"].to_numpy(), side="right") - 1
+        assert ours["survival"].to_numpy()[index] == pytest.approx(curve["survival"].to_numpy())
+    measured = thefts[(thefts["stolen_at_s"] >= warmup) & (thefts["end_reason"] != "no_token")]
+    everyone = km[km["persona"] == "*"].iloc[0]
+    assert int(everyone["thefts"]) == len(measured)
+    assert int(everyone["censored"]) == int(measured["ended_at_s"].isna().sum())
+    assert everyone["active_share"] == pytest.approx(measured["ended_at_s"].isna().mean())
+
+
+def test_theft_section_is_skipped_without_measured_thefts(theft_run_dir: Path, tmp_path: Path) -> None:
+    """Thefts all stolen in the warm-up, or no thefts table at all: no section, no figure, no error."""
+    early = tmp_path / "early"
+    shutil.copytree(theft_run_dir, early)
+    thefts = pd.read_parquet(early / "thefts.parquet")
+    thefts.assign(stolen_at_s=0.0).to_parquet(early / "thefts.parquet", index=False)
+    missing = tmp_path / "missing"
+    shutil.copytree(theft_run_dir, missing)
+    (missing / "thefts.parquet").unlink()
+    for directory in (early, missing):
+        paths = build_report(directory)
+        assert "dwell" not in paths.figures and "storage" in paths.figures
+        assert "## Stolen tokens" not in paths.markdown.read_text()

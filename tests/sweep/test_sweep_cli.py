@@ -111,3 +111,24 @@ def test_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     assert outcome.skipped == ["c02-max_tokens_per_user=25"]
     text = screen.getvalue()
     assert "skipping cell c02-max_tokens_per_user=25" in text and "tiny-sweep: cells" in text
+
+
+def test_report_flag_writes_the_sweep_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sweep = (
+        "sweep:\n  cases:\n    - name: base\n"
+        "    - name: short\n      overrides: {policy.sliding_lifetime: 1d}\n"
+    )
+    scenario = write(tmp_path, scenario_text(sweep, replications=2, users=5, mobile_users=1))
+    out = tmp_path / "out"
+    assert main(["sweep", str(scenario), "--out", str(out), "--workers", "1", "--report"]) == 0
+    assert f"wrote {out / 'report.html'}" in " ".join(capsys.readouterr().out.split())
+    text = (out / "report.md").read_text()
+    assert text.startswith("# tokensim sweep report: tiny-sweep")
+    assert "**base**" in text and "**short**" in text  # both cells are in the headline or the table
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count('src="data:image/png;base64,') >= 2
+    assert {p.name for p in (out / "figures").glob("*.png")} >= {"sweep_friction.png", "pareto.png"}
+    quiet = tmp_path / "quiet"
+    assert main(["sweep", str(scenario), "--out", str(quiet), "--workers", "1", "--quiet", "--report"]) == 0
+    assert capsys.readouterr().out == ""
+    assert (quiet / "report.md").read_bytes() == (out / "report.md").read_bytes()
