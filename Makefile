@@ -36,6 +36,9 @@ reports: $(VENV)/.installed
 	  fi; \
 	  echo "reports/$$name/report.html"; \
 	done
+	$(BIN)/tokensim compare scenarios/compare-vendors.yaml --out reports/compare-vendors/compare --force --quiet \
+	  --presets visma_connect,auth0,okta,duende_identityserver,keycloak_offline,entra_id
+	@echo "reports/compare-vendors/compare/comparison.md"
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests
