@@ -25,6 +25,20 @@ def metric_block(values: pd.Series, unit: str) -> dict[str, Any]:
     return {"mean": json_number(mean), "ci95": [json_number(low), json_number(high)], "unit": unit}
 
 
+def run_header(scenario: Scenario) -> dict[str, Any]:
+    """What every results file says about the run: scenario, version, seed, size and window."""
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "tool_version": __version__,
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "users": sum(p.users for p in scenario.population),
+        "horizon_days": scenario.horizon / 86400,
+        "warmup_days": scenario.warmup / 86400,
+    }
+
+
 def build_summary(scenario: Scenario, per_replication: pd.DataFrame) -> dict[str, Any]:
     """The content of summary.json."""
     metric_names = [name for name in METRIC_UNITS if name in per_replication.columns]
@@ -39,14 +53,7 @@ def build_summary(scenario: Scenario, per_replication: pd.DataFrame) -> dict[str
     }
     return {
         "format": SUMMARY_FORMAT,
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "tool_version": __version__,
-        "seed": scenario.seed,
-        "replications": scenario.replications,
-        "users": sum(p.users for p in scenario.population),
-        "horizon_days": scenario.horizon / 86400,
-        "warmup_days": scenario.warmup / 86400,
+        **run_header(scenario),
         "metrics": blocks(overall),
         "by_persona": by_persona,
         "per_replication": {

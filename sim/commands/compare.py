@@ -47,7 +47,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim import __version__
 from sim.commands.options import (
     add_output_options,
     add_scenario_overrides,
@@ -66,6 +65,7 @@ from sim.report.tables import DWELL, exposure_label, exposure_point, exposure_wo
 from sim.runner import RunResult, default_workers, run_scenario
 from sim.scenario import Scenario
 from sim.stats import json_number
+from sim.summary import run_header
 from sim.validation import ConfigError, suggest
 
 HELP = (
@@ -280,14 +280,7 @@ def comparison_json(scenario: Scenario, policies: dict[str, Policy], result: Com
     return {
         "format": COMPARE_FORMAT,
         "kind": "compare",
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "tool_version": __version__,
-        "seed": scenario.seed,
-        "replications": scenario.replications,
-        "users": sum(p.users for p in scenario.population),
-        "horizon_days": scenario.horizon / 86400,
-        "warmup_days": scenario.warmup / 86400,
+        **run_header(scenario),
         "presets": result.presets,
         "baseline": result.presets[0],
         "metrics": {name: {"label": label, "unit": METRIC_UNITS[name]} for name, label in METRICS},
