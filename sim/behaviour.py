@@ -275,7 +275,6 @@ class UserSimulation:
         access-token expiries during the session.
         """
         limit = device.lost_in - 1  # the next lost response goes through the general path
-        graced = self.engine.counters.grace_retries
         series = self.engine.refresh_series(device.token, first, before, int(min(limit, 1 << 30)))
         recorder = self.recorder
         times = series.times
@@ -284,9 +283,8 @@ class UserSimulation:
         if series.tokens:
             succeeded = series.times if series.failure is None else times[:-1]
             recorder.requests(succeeded, REFRESH_OK)
-            # only the first request can be a retry within the reuse interval (the others hold the newest)
-            graced = self.engine.counters.grace_retries - graced
-            recorder.rotations(succeeded[graced:] if graced else succeeded)
+            # a retry within the reuse interval (only ever the first request) rotates nothing
+            recorder.rotations(succeeded[1:] if series.grace else succeeded)
             device.token = series.tokens[-1]
             device.access_expires_at = series.access_expires_at
             self._persist(device, series.tokens)

@@ -152,10 +152,28 @@ def _count_value(value: object) -> int:
     return as_whole(value, 0, MAX_COUNT)
 
 
+def _probability(value: object) -> float:
+    number = as_number(value)
+    if not 0 <= number <= 1:
+        raise ValueError(f"must be a probability from 0 to 1, got {shown(value)}")
+    return number
+
+
+def _rate(value: object) -> float:
+    number = as_number(value)
+    if number < 0:
+        raise ValueError(f"must be a rate of at least 0, got {shown(value)}")
+    return number
+
+
 NonNegativeNumber = Annotated[float, Field(ge=0), BeforeValidator(_non_negative_number)]
 Sigma = Annotated[float, Field(ge=0, le=MAX_SIGMA), BeforeValidator(_sigma)]
 PoissonMean = Annotated[float, Field(ge=0, le=MAX_POISSON_MEAN), BeforeValidator(_poisson_mean)]
 CountValue = Annotated[int, Field(ge=0, le=MAX_COUNT), BeforeValidator(_count_value)]
+#: A number from 0 to 1.
+Probability = Annotated[float, Field(ge=0, le=1), BeforeValidator(_probability)]
+#: A rate (events per unit of time), >= 0.
+Rate = Annotated[float, Field(ge=0), BeforeValidator(_rate)]
 
 # ---------------------------------------------------------------------------------------------------
 # The fast objects
@@ -274,7 +292,7 @@ class LogNormal(DurationDistribution):
     def __post_init__(self) -> None:
         if not self.median > 0 or not 0 <= self.sigma <= MAX_SIGMA:
             raise ValueError(
-                f"lognormal needs median > 0 and sigma in [0, 10], got {self.median}, {self.sigma}"
+                f"lognormal needs median > 0 and sigma in [0, {MAX_SIGMA:g}], got {self.median}, {self.sigma}"
             )
         object.__setattr__(self, "median", float(self.median))
         object.__setattr__(self, "sigma", float(self.sigma))

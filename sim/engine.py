@@ -99,6 +99,8 @@ class SeriesResult(NamedTuple):
     access_expires_at: float | None
     #: The answer to the request that failed, if one did (it ends the series).
     failure: RefreshResult | None
+    #: True when the first request was a retry within the reuse interval (only the first can be).
+    grace: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,11 +315,7 @@ class TokenEngine:
         if generation == chain.generation or (
             not self._one_time and generation < chain.generation  # rotate_keep_old: old ones stay valid
         ):
-            if self._one_time:
-                chain.parent = generation
-                chain.parent_uses = 1
-                chain.consumed_at = now
-            token, access = self._use(chain, now)
+            token, access = self._use_newest(chain, now)  # with one_time, generation is the newest
             return RefreshResult(ok=True, refresh_token=token, chain=chain_id, access_expires_at=access)
         # A consumed one-time token.
         if generation == chain.parent:
@@ -355,6 +353,7 @@ class TokenEngine:
         times: list[float] = []
         tokens: list[int] = []
         access: float | None = None
+        grace = False
         limit = max(1, max_requests)
         chain = self._chains.get(token // _GENERATIONS) if isinstance(token, int) else None
         t = first
@@ -367,23 +366,28 @@ class TokenEngine:
             ):
                 # We hold the newest token of a chain whose deadline has not passed: the refresh can
                 # only succeed. Take the short path through the same state update.
-                if self._one_time:
-                    chain.parent = chain.generation
-                    chain.parent_uses = 1
-                    chain.consumed_at = t
-                token, access = self._use(chain, t)
+                token, access = self._use_newest(chain, t)
             else:
                 result = self.refresh(token, t)  # the general path: every rule, in order
                 if not result.ok:
                     times.append(t)
-                    return SeriesResult(times, tokens, access, result)
+                    return SeriesResult(times, tokens, access, result, grace)
+                grace = grace or result.grace
                 token, access = result.refresh_token, result.access_expires_at
                 chain = self._chains[result.chain]
             times.append(t)
             tokens.append(token)
             t = access
         self.advance(times[-1])
-        return SeriesResult(times, tokens, access, None)
+        return SeriesResult(times, tokens, access, None, grace)
+
+    def _use_newest(self, chain: _Chain, now: float) -> tuple[int, float]:
+        """A successful refresh with the chain's newest token (with rotation, that token is consumed)."""
+        if self._one_time:
+            chain.parent = chain.generation
+            chain.parent_uses = 1
+            chain.consumed_at = now
+        return self._use(chain, now)
 
     def _use(self, chain: _Chain, now: float) -> tuple[int, float]:
         """A successful refresh: count it, rotate when the policy does, move the deadlines.

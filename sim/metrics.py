@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.durations import DAY, HOUR, MONTH
 from sim.engine import FAILURE_REASONS
 from sim.storage import STORAGE_METRICS, StorageModel
-from sim.threats import theft_metrics
+from sim.survival import km_quantile
+from sim.theft_metrics import theft_metrics
 
 ALL = "*"
 
@@ -192,12 +192,7 @@ def _concat(frames: list[pd.DataFrame], empty: pd.DataFrame) -> pd.DataFrame:
 
 def _sum_arrays(arrays: list[np.ndarray | None]) -> np.ndarray | None:
     present = [a for a in arrays if a is not None]
-    if not present:
-        return None
-    total = present[0].astype(np.int64)
-    for a in present[1:]:
-        total = total + a
-    return total
+    return np.sum(present, axis=0, dtype=np.int64) if present else None
 
 
 def _metrics_for(
@@ -255,7 +250,7 @@ def _metrics_for(
     censored = np.isnan(ended)[born]
     finished = lifetimes[~censored]
     out["chain_lifetime_days_mean"] = float(finished.mean()) if len(finished) else math.nan
-    out["chain_lifetime_days_median"] = _km_median(lifetimes, censored)
+    out["chain_lifetime_days_median"] = km_quantile(lifetimes, censored, 0.5)
     out["chains_censored_share"] = float(censored.mean()) if len(censored) else math.nan
 
     if minute is not None:
@@ -316,16 +311,6 @@ def _peak_active_per_user(chains: pd.DataFrame, window: Window) -> int:
             ),
         )
     return best
-
-
-def _km_median(lifetimes: np.ndarray, censored: np.ndarray) -> float:
-    """Kaplan-Meier median (NaN when survival never falls to one half within the data)."""
-    if len(lifetimes) == 0 or censored.all():
-        return math.nan
-    data = stats.CensoredData(uncensored=lifetimes[~censored], right=lifetimes[censored])
-    survival = stats.ecdf(data).sf
-    below = np.nonzero(survival.probabilities <= 0.5)[0]
-    return float(survival.quantiles[below[0]]) if len(below) else math.nan
 
 
 def hourly_timeseries(

@@ -102,6 +102,18 @@ def _legend_below(ax: Axes, title: str | None) -> None:
     ax.legend(title=title, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=columns)
 
 
+def _warmup(ax: Axes, warmup_days: float) -> None:
+    """The warm-up (excluded from every metric) shaded grey from day 0."""
+    if warmup_days > 0:
+        ax.axvspan(0, warmup_days, color="0.85", alpha=0.6, lw=0, label="warm-up (not measured)")
+
+
+def _labels(ax: Axes, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+
+
 def _persona_name(persona: str) -> str:
     return "everyone" if persona == EVERYONE else persona
 
@@ -145,9 +157,7 @@ def survival_curves(km: pd.DataFrame, title: str = "How long refresh-token chain
         ax.set_ylim(0, 1.02)
         ax.set_xlim(left=0)
         ax.yaxis.set_major_formatter(PERCENT)
-        ax.set_xlabel("chain age (days since the login that started it)")
-        ax.set_ylabel("chains still valid (%)")
-        ax.set_title(title)
+        _labels(ax, "chain age (days since the login that started it)", "chains still valid (%)", title)
         if personas:
             _legend_below(ax, "persona (Kaplan-Meier estimate; shaded: 95% CI)")
     return figure
@@ -189,10 +199,9 @@ def reauth_causes(
         ax.invert_yaxis()
         ax.set_xlim(0, right * 1.18 if right > 0 else 1)
         ax.grid(axis="y", visible=False)
-        ax.set_xlabel("forced re-authentications per user per month\n"
-                      "(bars: mean; whiskers: 95% CI; %: share of the persona's forced logins)")
-        ax.set_ylabel("cause (why the refresh failed)")
-        ax.set_title(title)
+        _labels(ax, "forced re-authentications per user per month\n"
+                "(bars: mean; whiskers: 95% CI; %: share of the persona's forced logins)",
+                "cause (why the refresh failed)", title)
         if len(personas) > 1:
             ax.legend(title="persona", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return figure
@@ -204,8 +213,7 @@ def active_chains_over_time(
     """Valid chains per user (mean over replications, band: min to max) per persona, warm-up shaded."""
     with _style():
         figure, ax = _figure()
-        if warmup_days > 0:
-            ax.axvspan(0, warmup_days, color="0.85", alpha=0.6, lw=0, label="warm-up (not measured)")
+        _warmup(ax, warmup_days)
         for index, persona in enumerate(dict.fromkeys(active["persona"])):
             rows = active[active["persona"] == persona]
             color = persona_color(index)
@@ -213,9 +221,7 @@ def active_chains_over_time(
             ax.fill_between(rows["day"], rows["low"], rows["high"], color=color, alpha=0.2, lw=0)
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
-        ax.set_xlabel("simulated time (days; sampled daily at 12:00)")
-        ax.set_ylabel("valid chains per user")
-        ax.set_title(title)
+        _labels(ax, "simulated time (days; sampled daily at 12:00)", "valid chains per user", title)
         _legend_below(ax, "persona (line: mean; band: lowest to highest replication)")
     return figure
 
@@ -248,9 +254,7 @@ def chains_per_user(
         ax.yaxis.set_major_formatter(PERCENT)
         ax.set_ylim(0, None)
         ax.grid(axis="x", visible=False)
-        ax.set_xlabel("valid refresh-token chains held by one user (count)")
-        ax.set_ylabel("share of user-days (%)")
-        ax.set_title(title)
+        _labels(ax, "valid refresh-token chains held by one user (count)", "share of user-days (%)", title)
         ax.legend(title="persona" if len(personas) > 1 else None, loc="best")
     return figure
 
@@ -315,9 +319,8 @@ def dwell_curves(km: pd.DataFrame, personas: Sequence[str] | None = None,
                 color="0.35", fontsize=8)
         ax.set_ylim(0, 1.02)
         ax.yaxis.set_major_formatter(PERCENT)
-        ax.set_xlabel("attacker dwell time since the theft (days, logarithmic scale)")
-        ax.set_ylabel("attackers still holding access (%)")
-        ax.set_title(title)
+        _labels(ax, "attacker dwell time since the theft (days, logarithmic scale)",
+                "attackers still holding access (%)", title)
         if names:
             _legend_below(ax, "Kaplan-Meier estimate, thefts in the measured window; shaded: 95% CI")
     return figure
@@ -332,8 +335,7 @@ def stored_rows_over_time(storage: pd.DataFrame, warmup_days: float, row_bytes: 
     """
     with _style():
         figure, ax = _figure()
-        if warmup_days > 0:
-            ax.axvspan(0, warmup_days, color="0.85", alpha=0.6, lw=0, label="warm-up (not measured)")
+        _warmup(ax, warmup_days)
         names = list(dict.fromkeys(storage["persona"]))
         colors = _persona_colors(names)
         for persona in names:
@@ -390,9 +392,8 @@ def weekly_load(load: pd.DataFrame, title: str = "Token endpoint load over a typ
         ax.tick_params(axis="x", which="minor", length=0)
         top = float(np.nanmax(refresh + logins, initial=0.0))
         ax.set_ylim(0, top * 1.22 if top > 0 else 1.0)  # headroom for the legend above the data
-        ax.set_xlabel("hour of the week (Monday 00:00 to Sunday 24:00)")
-        ax.set_ylabel("requests per second (hourly mean)")
-        ax.set_title(title)
+        _labels(ax, "hour of the week (Monday 00:00 to Sunday 24:00)", "requests per second (hourly mean)",
+                title)
         ax.legend(loc="upper right", ncols=3)
     return figure
 
@@ -424,6 +425,7 @@ def metric_over_values(
         categories = list(dict.fromkeys(frame[x]))
         groups = list(dict.fromkeys(frame[group])) if group else [None]
         offset = 0.0 if connect or len(groups) == 1 else 0.12
+        named = [g for g in groups if g != "everyone"]  # everyone: grey, as in the run figures
         for index, value in enumerate(groups):
             rows = frame if value is None else frame[frame[group] == value]
             if numeric:
@@ -433,17 +435,15 @@ def metric_over_values(
             order = np.argsort(xs, kind="stable")
             xs = xs[order] + (index - (len(groups) - 1) / 2) * offset
             mean, low, high = (rows[c].to_numpy(dtype=float)[order] for c in ("mean", "ci_low", "ci_high"))
-            named = [g for g in groups if g != "everyone"]  # everyone: grey, as in the run figures
             color = "#4d4d4d" if value == "everyone" else persona_color(named.index(value))
             label = "mean" if value is None else f"{group} = {value}"
-            has_ci = not (np.all(np.isnan(low)) or np.all(np.isnan(high)))
+            yerr = _yerr(mean, low, high)  # None without an interval
             if connect:
                 ax.plot(xs, mean, marker="o", color=color, lw=1.8, label=label)
-                if has_ci:
+                if yerr is not None:
                     ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
             else:
-                ax.errorbar(xs, mean, yerr=_yerr(mean, low, high) if has_ci else None, fmt="o", color=color,
-                            ms=7, capsize=4, lw=1.4, label=label)
+                ax.errorbar(xs, mean, yerr=yerr, fmt="o", color=color, ms=7, capsize=4, lw=1.4, label=label)
         if not numeric:
             ax.set_xticks(range(len(categories)), [str(c) for c in categories])
             ax.set_xlim(-0.5, len(categories) - 0.5)
@@ -457,9 +457,7 @@ def metric_over_values(
             ax.set_yscale("log")
         else:
             ax.set_ylim(bottom=0)
-        ax.set_xlabel(xlabel or x)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
+        _labels(ax, xlabel or x, ylabel, title)
         note = "line: mean; band: 95% CI over replications" if connect else "point: mean; whiskers: 95% CI"
         ax.legend(title=note, loc="best")
     return figure
@@ -490,9 +488,7 @@ def metric_heatmap(frame: pd.DataFrame, x: str, y: str, title: str, unit: str,
             ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
         ax.set_xticks(range(len(xs)), [str(v) for v in xs])
         ax.set_yticks(range(len(ys)), [str(v) for v in ys])
-        ax.set_xlabel(xlabel or x)
-        ax.set_ylabel(ylabel or y)
-        ax.set_title(title)
+        _labels(ax, xlabel or x, ylabel or y, title)
         colorbar = figure.colorbar(image, ax=ax)
         colorbar.set_label(f"{unit}\n(each cell: mean and 95% CI)")
     return figure
@@ -534,9 +530,7 @@ def pareto_front(
         fx, fy = x[front][order], y[front][order]
         if len(fx) > 1:
             ax.step(fx, fy, where="post", color="#d62728", lw=1.4, ls="--", zorder=3, label="Pareto front")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
+        _labels(ax, xlabel, ylabel, title)
         _set_limits(ax, x, y, frame)
         legend_title = "lower-left is better; whiskers: 95% CI"
         if label_note:

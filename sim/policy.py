@@ -36,20 +36,18 @@ from pydantic_core import PydanticCustomError
 
 from sim.distributions import DurationDist, DurationDistribution, Empirical, Fixed, Uniform
 from sim.durations import DURATION_HELP, format_duration, parse_duration
-from sim.validation import ConfigError, describe_errors
+from sim.presets import PRESETS, get_preset  # sim.presets imports sim.policy only lazily
+from sim.validation import ConfigError, describe_errors, suggest
 
 _UNLIMITED_WORDS = {"unlimited", "none", "never", "infinite"}
 
 
-def _positive_duration(value: object) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"must be a positive duration ({DURATION_HELP}), got {value!r}")
-    return seconds
+def _is_unlimited(value: object) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in _UNLIMITED_WORDS)
 
 
 def _duration_or_unlimited(value: object) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in _UNLIMITED_WORDS):
+    if _is_unlimited(value):
         return None
     seconds = parse_duration(value)
     if seconds <= 0:
@@ -60,7 +58,7 @@ def _duration_or_unlimited(value: object) -> float | None:
 
 
 def _count_or_unlimited(value: object) -> int | None:
-    if value is None or (isinstance(value, str) and value.strip().lower() in _UNLIMITED_WORDS):
+    if _is_unlimited(value):
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"must be a positive whole number or 'unlimited', got {value!r}")
@@ -69,8 +67,6 @@ def _count_or_unlimited(value: object) -> int | None:
     return value
 
 
-#: A strictly positive duration in seconds.
-PositiveDuration = Annotated[float, BeforeValidator(_positive_duration)]
 #: A non-negative duration in seconds (0 allowed).
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 #: A positive duration, or None for `unlimited` / `none`.
@@ -138,31 +134,22 @@ class Policy(BaseModel):
     def _fill_defaults(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        from sim.presets import get_preset  # presets import this module
-
-        preset_name = data.get("preset")
         defaults = dict(GENERIC_DEFAULTS)
-        if preset_name is not None:
-            preset = get_preset(preset_name)
-            if preset is not None:  # an unknown name is reported by the rule check below
-                defaults.update(preset.resolved_defaults(data))
+        preset = get_preset(data.get("preset"))
+        if preset is not None:  # an unknown name is reported by the rule check below
+            defaults.update(preset.resolved_defaults(data))
         return {**defaults, **data}
 
     @model_validator(mode="after")
     def _check_rules(self) -> Policy:
-        if self.preset is not None:
-            from sim.presets import PRESETS, get_preset
-
-            preset = get_preset(self.preset)
-            if preset is None:
-                from sim.validation import suggest
-
-                hint = suggest(self.preset, list(PRESETS))
-                raise policy_error(
-                    "preset",
-                    f"unknown preset {self.preset!r}"
-                    + (f"; did you mean {hint!r}?" if hint else f"; available: {', '.join(PRESETS)}"),
-                )
+        preset = get_preset(self.preset)
+        if self.preset is not None and preset is None:
+            hint = suggest(self.preset, list(PRESETS))
+            raise policy_error(
+                "preset",
+                f"unknown preset {self.preset!r}"
+                + (f"; did you mean {hint!r}?" if hint else f"; available: {', '.join(PRESETS)}"),
+            )
         if self.refresh_token_usage != "one_time" and self.reuse_interval > 0:
             raise policy_error(
                 "reuse_interval",
@@ -188,7 +175,7 @@ class Policy(BaseModel):
                 "access_token_lifetime must be a positive duration (every draw of a distribution too), got "
                 f"{self.access_token_lifetime.to_config()!r}",
             )
-        if self.preset is not None:
+        if preset is not None:
             preset.check(self)
         return self
 

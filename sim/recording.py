@@ -179,9 +179,13 @@ class Recorder:
         self._flush()
         return self
 
+    def _bins(self, times: np.ndarray, width: float, count: int) -> np.ndarray:
+        """The index of the `width`-second bin of each time, clipped to the `count` bins of the run."""
+        return np.clip((times // width).astype(np.int64), 0, count - 1)
+
     def _flush(self) -> None:
         if self._rotations:
-            rotated = np.clip((np.asarray(self._rotations) // 60.0).astype(np.int64), 0, self._minutes - 1)
+            rotated = self._bins(np.asarray(self._rotations), 60.0, self._minutes)
             counts = np.bincount(rotated, minlength=self._minutes).astype(np.int32)
             if self._key in self.minute_rotations:
                 self.minute_rotations[self._key] += counts
@@ -192,8 +196,8 @@ class Recorder:
             return
         times = np.asarray(self._times)
         kinds = np.asarray(self._kinds, dtype=np.int64)
-        minutes = np.clip((times // 60.0).astype(np.int64), 0, self._minutes - 1)
-        hours = np.clip((times // 3600.0).astype(np.int64), 0, self._hours - 1)
+        minutes = self._bins(times, 60.0, self._minutes)
+        hours = self._bins(times, 3600.0, self._hours)
         per_minute = self.minute_requests.get(self._key)
         if per_minute is None:
             per_minute = self.minute_requests[self._key] = np.zeros(self._minutes, dtype=np.int32)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim.metrics import ALL, METRIC_UNITS
+from sim.stats import json_number
 from sim.validation import ConfigError, Problem, suggest
 
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
@@ -107,10 +108,6 @@ def parse_requirements(texts: Iterable[str], source: str = "--require") -> list[
     return parsed
 
 
-def _number(value: Any) -> float | None:
-    return None if value is None or not math.isfinite(float(value)) else float(value)
-
-
 def evaluate(requirement: Requirement, summary: Mapping[str, Any]) -> Verdict:
     """Evaluate a requirement on a summary (`summary.json` of a run, or one cell of a sweep)."""
     if requirement.persona is None:
@@ -125,8 +122,8 @@ def evaluate(requirement: Requirement, summary: Mapping[str, Any]) -> Verdict:
     if block is None:
         reason = f"no metric {requirement.metric!r} in the results"
         return Verdict(requirement, False, None, None, None, reason)
-    mean = _number(block["mean"])
-    low, high = (_number(v) for v in block["ci95"])
+    mean = json_number(block["mean"])
+    low, high = (json_number(v) for v in block["ci95"])
     if mean is None:
         return Verdict(requirement, False, None, None, None, "no estimate (the metric is undefined here)")
     if low is None or high is None:

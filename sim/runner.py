@@ -8,10 +8,10 @@ whatever the number of workers or shards.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,20 +90,8 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: Runs shards and yields (task, recorder) pairs in any order (e.g. `execute`, or a Dask executor).
+#: Runs shards and yields (task, recorder) pairs in any order (see sim.executors: local processes, Dask).
 Executor = Callable[[list[ShardTask], int], Iterator[tuple[ShardTask, Recorder]]]
-
-
-def execute(tasks: list[ShardTask], workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
-    """Run shards in this process (workers=1) or a process pool; yields as shards finish."""
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield task, run_shard(task)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(run_shard, task): task for task in tasks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
 
 
 @dataclass
@@ -132,18 +120,23 @@ def run_scenario(
     """Run every replication of a scenario and compute its tables and metrics.
 
     `progress(done_users, total_users)` is called as shards finish. `executor` runs the shards
-    (default: local processes, see `execute`); results do not depend on it.
+    (default: local processes, `sim.executors.local_executor`); results do not depend on it.
     """
     workers = workers or default_workers()
     tasks = plan_shards(scenario, workers)
     total = sum(task.users for task in tasks)
     merged = _Merged(scenario.horizon)
     done = 0
-    for task, recorder in (executor or execute)(tasks, workers):
-        merged.add(recorder)
-        done += task.users
-        if progress is not None:
-            progress(done, total)
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            from sim.executors import local_executor  # sim.executors builds on this module
+
+            executor = stack.enter_context(local_executor(min(workers, len(tasks))))
+        for task, recorder in executor(tasks, workers):
+            merged.add(recorder)
+            done += task.users
+            if progress is not None:
+                progress(done, total)
     personas = [p.name for p in scenario.population]
     chains = _table(merged.chains, CHAIN_COLUMNS, personas, ["replication", "persona", "user", "chain"])
     reauth_order = ["replication", "persona", "user", "at_s", "device"]
@@ -214,7 +207,7 @@ class _Merged:
         for store, source in pairs:
             for key, counts in source.items():
                 if key in store:
-                    store[key] = store[key] + counts
+                    store[key] += counts
                 else:
                     store[key] = counts.copy()
         for key, times in rec.rejected_logins.items():

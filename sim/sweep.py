@@ -187,7 +187,7 @@ def _slug(text: str) -> str:
 
 def short_names(paths: Sequence[str]) -> dict[str, str]:
     """The shortest distinct dotted suffix of each path (`policy.sliding_lifetime` -> `sliding_lifetime`)."""
-    split = {path: re.split(r"\.", path) for path in paths}
+    split = {path: path.split(".") for path in paths}
     depth = dict.fromkeys(paths, 1)
     while True:
         names = {path: ".".join(split[path][-depth[path] :]) for path in paths}

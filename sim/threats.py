@@ -46,12 +46,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
 from sim.durations import DAY
 from sim.engine import CONSUMED, FAMILY_REVOKED
 from sim.recording import REFRESH_FAILED, REFRESH_OK
+from sim.theft_metrics import NO_TOKEN
 
 if TYPE_CHECKING:
     import simpy
@@ -62,8 +61,6 @@ if TYPE_CHECKING:
 YEAR = 365 * DAY
 #: How long after the victim's session ends a `when_idle` attacker acts.
 IDLE_MARGIN = 60.0
-#: End reason of a theft that found no refresh token on the device.
-NO_TOKEN = "no_token"
 #: Failure reasons that mean the server detected a replayed token.
 DETECTING = (CONSUMED, FAMILY_REVOKED)
 
@@ -218,111 +215,3 @@ def settle(sim: UserSimulation, thefts: list[Theft]) -> None:
         if not result.ok:
             reason = result.reason or CONSUMED
             theft.finish(reason, theft.family_revoked_at if reason == FAMILY_REVOKED else None)
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def kaplan_meier(durations: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The Kaplan-Meier survival curve: times (every distinct duration) and S(t) just after each."""
-    data = stats.CensoredData(uncensored=durations[~censored], right=durations[censored])
-    survival = stats.ecdf(data).sf
-    return np.asarray(survival.quantiles, dtype=float), np.asarray(survival.probabilities, dtype=float)
-
-
-def km_restricted_mean(durations: np.ndarray, censored: np.ndarray) -> float:
-    """Kaplan-Meier mean restricted to the longest observed duration (NaN when none ended).
-
-    The area under the survival curve up to the longest duration: the plain mean when nothing is
-    censored, and a lower bound of the mean when the longest durations are censored.
-    """
-    if len(durations) == 0 or censored.all():
-        return math.nan
-    times, survival = kaplan_meier(durations, censored)
-    widths = np.diff(np.concatenate([[0.0], times]))
-    before = np.concatenate([[1.0], survival[:-1]])  # S is 1 before the first time
-    return float((widths * before).sum())
-
-
-def km_quantile(durations: np.ndarray, censored: np.ndarray, q: float) -> float:
-    """The Kaplan-Meier `q`-quantile: the first time S(t) <= 1 - q (NaN when the curve never gets there)."""
-    if len(durations) == 0 or censored.all():
-        return math.nan
-    times, survival = kaplan_meier(durations, censored)
-    below = np.nonzero(survival <= 1 - q + 1e-12)[0]
-    return float(times[below[0]]) if len(below) else math.nan
-
-
-#: The theft metrics (names, in METRICS of sim/metrics.py).
-THEFT_METRICS = (
-    "attacker_dwell_days_mean",
-    "attacker_dwell_days_p95",
-    "theft_detected_share",
-    "thefts_active_at_horizon_share",
-    "victim_reauths_per_theft",
-)
-
-
-def measured_thefts(thefts: pd.DataFrame, warmup: float) -> pd.DataFrame:
-    """Thefts that count in the figures: stolen in the window, with a token to use."""
-    if thefts.empty:
-        return thefts
-    keep = (thefts["stolen_at_s"].to_numpy(dtype=float) >= warmup) & (
-        thefts["end_reason"].to_numpy(dtype=object) != NO_TOKEN
-    )
-    return thefts[keep]
-
-
-def theft_metrics(thefts: pd.DataFrame, warmup: float) -> dict[str, float]:
-    """Dwell (Kaplan-Meier: censored thefts handled), detection, censoring and friction (NaN: no theft)."""
-    measured = measured_thefts(thefts, warmup)
-    if measured.empty:
-        return dict.fromkeys(THEFT_METRICS, math.nan)
-    dwell = measured["dwell_s"].to_numpy(dtype=float) / DAY
-    censored = measured["ended_at_s"].isna().to_numpy()
-    return {
-        "attacker_dwell_days_mean": km_restricted_mean(dwell, censored),
-        "attacker_dwell_days_p95": km_quantile(dwell, censored, 0.95),
-        "theft_detected_share": float(measured["detected"].astype(bool).mean()),
-        "thefts_active_at_horizon_share": float(censored.mean()),
-        "victim_reauths_per_theft": float(measured["victim_reauths"].astype(float).mean()),
-    }
-
-
-def dwell_survival(thefts: pd.DataFrame, warmup: float) -> pd.DataFrame:
-    """The dwell-time distribution for a report: per persona (and `*`), Kaplan-Meier S(t) by dwell day.
-
-    Columns `persona, dwell_days, survival` (the share of thefts whose attacker still had access
-    after that many days); replications are pooled.
-    """
-    frames = []
-    measured = measured_thefts(thefts, warmup)
-    groups = [("*", measured), *((str(p), g) for p, g in measured.groupby("persona", sort=False))]
-    for persona, group in groups:
-        censored = group["ended_at_s"].isna().to_numpy()
-        if group.empty or censored.all():
-            continue
-        times, survival = kaplan_meier(group["dwell_s"].to_numpy(dtype=float) / DAY, censored)
-        frames.append(pd.DataFrame({"persona": persona, "dwell_days": times, "survival": survival}))
-    if not frames:
-        return pd.DataFrame(columns=["persona", "dwell_days", "survival"])
-    return pd.concat(frames, ignore_index=True)
-
-
-def pareto_front(friction: np.ndarray, exposure: np.ndarray) -> np.ndarray:
-    """Indices of the points no other point beats on both axes (lower is better on each), by friction.
-
-    For the friction-versus-exposure chart: one point per sweep cell or compared preset, e.g. forced
-    re-authentications per user-month against `attacker_dwell_days_mean`. NaN points are left out.
-    """
-    friction = np.asarray(friction, dtype=float)
-    exposure = np.asarray(exposure, dtype=float)
-    valid = ~(np.isnan(friction) | np.isnan(exposure))
-    order = [i for i in np.lexsort((exposure, friction)) if valid[i]]
-    front: list[int] = []
-    best = math.inf
-    for i in order:
-        if exposure[i] < best:
-            front.append(int(i))
-            best = exposure[i]
-    return np.asarray(front, dtype=np.int64)

@@ -126,7 +126,7 @@ def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: Loc = 
             shown = err["type"] != "missing" and not ctx.get("field") and _short(err.get("input"))
             if shown and got not in message:
                 message += f" (got {got})"
-        problems.append(Problem(loc=prefix + _drop_union_tags(loc, model), message=message))
+        problems.append(Problem(loc=prefix + _drop_union_tags(loc), message=message))
     return problems
 
 
@@ -137,7 +137,7 @@ def _short(value: object) -> bool:
 _PYDANTIC_TAGS = ("function-", "json-or-python", "lax-or-strict", "constrained-", "tagged-union", "union[")
 
 
-def _drop_union_tags(loc: Loc, model: type[BaseModel]) -> Loc:
+def _drop_union_tags(loc: Loc) -> Loc:
     """Remove pydantic's union-member tags (like `function-before[...]`) so locations match the input."""
     def is_tag(part: str | int) -> bool:
         return isinstance(part, str) and part.startswith(_PYDANTIC_TAGS) and "[" in part

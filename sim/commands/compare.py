@@ -54,6 +54,7 @@ from sim.commands.options import (
     load_with_overrides,
 )
 from sim.commands.run import HEADLINE, write_table
+from sim.commands.sweep import output_console
 from sim.differences import differences, summary_table
 from sim.executors import local_executor
 from sim.metrics import ALL, METRIC_UNITS
@@ -413,12 +414,15 @@ def _lookup(records: list[dict[str, Any]], preset: str, metric: str) -> dict[str
     return {}
 
 
+def _diff_format(share: bool) -> Callable[[float], str]:
+    """Signed differences: percentage points for a share, else `num` with a sign."""
+    return (lambda v: f"{v * 100:+.1f} pp") if share else (lambda v: num(v, "+"))
+
+
 def _diff_text(row: dict[str, Any], share: bool = False) -> str:
-    if not row:
-        return "n/a"
     if row.get("mean_diff") is None:
         return "n/a"
-    fmt = (lambda v: f"{v * 100:+.1f} pp") if share else (lambda v: num(v, "+"))
+    fmt = _diff_format(share)
     text = fmt(row["mean_diff"])
     if row.get("ci_low") is not None and row.get("ci_high") is not None:
         text += f" ({fmt(row['ci_low'])} – {fmt(row['ci_high'])})"
@@ -502,7 +506,7 @@ def _unpaired(row: dict[str, Any], share: bool = False) -> str:
     low, high = row.get("unpaired_ci_low"), row.get("unpaired_ci_high")
     if low is None or high is None:
         return "n/a"
-    fmt = (lambda v: f"{v * 100:+.1f} pp") if share else (lambda v: num(v, "+"))
+    fmt = _diff_format(share)
     return f"{fmt(low)} – {fmt(high)}"
 
 
@@ -581,7 +585,5 @@ def run(args: argparse.Namespace) -> int:
         results = run_presets(scenario, policies, workers)
     content = write_comparison(args.out, scenario, policies, compare_results(results), args.format)
     if not args.quiet:
-        console = Console()
-        console = console if console.is_terminal else Console(width=160)  # logs: do not wrap
-        print_comparison(content, console, time.perf_counter() - started, args.out)
+        print_comparison(content, output_console(), time.perf_counter() - started, args.out)
     return 0

@@ -46,8 +46,8 @@ from sim.recording import Recorder
 from sim.runner import Executor, ShardTask, default_workers, run_scenario
 from sim.scenario import Scenario
 from sim.stats import json_number
-from sim.summary import build_summary
-from sim.sweep import PlannedCell, plan_cells, swept_paths, value_at, value_text
+from sim.summary import build_summary, run_header
+from sim.sweep import PlannedCell, base_config, plan_cells, swept_paths, value_at, value_text
 from sim.validation import ConfigError, Problem
 
 HELP = "run every cell of a scenario's sweep on common random numbers and compare the cells"
@@ -378,11 +378,8 @@ def run_sweep(
 # --- the final tables -----------------------------------------------------------------------------
 
 
-def _swept_values(scenario: Scenario, planned: PlannedCell, paths: Sequence[str]) -> dict[str, str]:
+def _swept_values(base: dict[str, Any], planned: PlannedCell, paths: Sequence[str]) -> dict[str, str]:
     """The value of every swept path in this cell, as text (the base value where a case leaves it)."""
-    from sim.sweep import base_config
-
-    base = base_config(scenario)
     overrides = planned.cell.overrides
     return {p: value_text(overrides[p] if p in overrides else value_at(base, p)) for p in paths}
 
@@ -392,12 +389,13 @@ def write_final(scenario: Scenario, out: Path, planned: Sequence[PlannedCell], f
     assert scenario.sweep is not None
     paths = swept_paths(scenario.sweep)
     runnable = [p for p in planned if p.scenario is not None]
+    base = base_config(scenario)
     frames = []
     cell_summaries = []
     for cell in runnable:
         folder = cell_dir(out, cell.cell.id)
         frame = _read_table(folder / f"replications.{fmt}", fmt)
-        columns = {"cell": cell.cell.id, "label": cell.cell.label, **_swept_values(scenario, cell, paths)}
+        columns = {"cell": cell.cell.id, "label": cell.cell.label, **_swept_values(base, cell, paths)}
         frames.append(frame.assign(**columns)[[*columns, *frame.columns]])
         cell_summaries.append(json.loads((folder / "summary.json").read_text(encoding="utf-8")))
     cells = pd.concat(frames, ignore_index=True)
@@ -448,13 +446,8 @@ def _summary_json(
     return {
         "format": SWEEP_FORMAT,
         "kind": "sweep",
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "tool_version": __version__,
-        "seed": scenario.seed,
-        "replications": scenario.replications,
-        "horizon_days": scenario.horizon / 86400,
-        "warmup_days": scenario.warmup / 86400,
+        # every header field but `users`, which a sweep's cells may change (each cell records its own)
+        **{key: value for key, value in run_header(scenario).items() if key != "users"},
         "swept": list(paths),
         "baseline": baseline,
         "cells": cells,

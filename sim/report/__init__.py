@@ -50,21 +50,17 @@ def build_report(directory: str | Path, out: str | Path | None = None) -> Report
     summary = read_summary(directory)
     if is_sweep(summary):
         figures = sweep_figures(summary)
+        relative = {name: f"figures/{name}.png" for name in figures}
+        text = sweep_markdown(summary, relative, figures)
         title = f"tokensim sweep report: {summary['scenario']}"
-
-        def markdown(names: dict[str, str]) -> str:
-            return sweep_markdown(summary, names)
     else:
         files = RunFiles.read(directory)
         figures = run_figures(files)
+        relative = {name: f"figures/{name}.png" for name in figures}
+        text = run_markdown(files, relative, figures)
         title = f"tokensim report: {summary['scenario']}"
 
-        def markdown(names: dict[str, str]) -> str:
-            return run_markdown(files, names)
-
     written = _draw(figures, target / "figures")
-    relative = {name: f"figures/{name}.png" for name in written}
-    text = markdown(relative)
     html = markdown_to_html(text, title, {relative[name]: paths["png"] for name, paths in written.items()})
     write_text_atomic(target / "report.md", text)
     write_text_atomic(target / "report.html", html)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
@@ -31,9 +30,11 @@ DWELL_NOTE = (
 )
 #: Figures shown in their own section rather than under "Figures": figure name -> section heading.
 SECTION_FIGURES = {"dwell": "Stolen tokens", "storage": "Access after a revocation and token storage"}
+#: The figures of a report: name -> (heading, builder, caption).
+Figures = dict[str, tuple[str, Callable[[], Figure], str]]
 
 
-def run_figures(files: RunFiles) -> dict[str, tuple[str, Callable[[], Figure], str]]:
+def run_figures(files: RunFiles) -> Figures:
     """Each figure of a run report: name -> (heading, builder, caption). Builders read the run's tables."""
     summary = files.summary
     name = summary["scenario"]
@@ -135,19 +136,27 @@ def run_figures(files: RunFiles) -> dict[str, tuple[str, Callable[[], Figure], s
     return figures
 
 
+def figure_lines(heading: str, path: str, caption: str) -> list[str]:
+    """A figure in report.md: its heading, the image and the caption in italics."""
+    return [f"### {heading}", "", f"![{heading}]({path})", "", f"*{caption}*", ""]
+
+
 def has_thefts(files: RunFiles) -> bool:
     """True when the run has thefts that count (stolen in the measured window from a device with a token)."""
-    from sim.threats import measured_thefts
+    from sim.theft_metrics import measured_thefts
 
     if files.thefts is None or files.thefts.empty:
         return False
     return not measured_thefts(files.thefts, files.summary["warmup_days"] * 86400.0).empty
 
 
-def run_markdown(files: RunFiles, figure_files: dict[str, str]) -> str:
-    """report.md of a run; `figure_files` maps figure names to their PNG paths relative to the report."""
+def run_markdown(files: RunFiles, figure_files: dict[str, str], figures: Figures | None = None) -> str:
+    """report.md of a run; `figure_files` maps figure names to their PNG paths relative to the report.
+
+    `figures` is `run_figures(files)` when the caller already has it (built again otherwise).
+    """
     summary = files.summary
-    figures = run_figures(files)
+    figures = figures if figures is not None else run_figures(files)
     lines = [f"# tokensim report: {md_escape(summary['scenario'])}", ""]
     if summary.get("description"):
         lines += [md_escape(summary["description"]), ""]
@@ -167,8 +176,8 @@ def run_markdown(files: RunFiles, figure_files: dict[str, str]) -> str:
     lines += ["## Figures", ""]
     for name, (heading, _, caption) in figures.items():
         if name in figure_files and name not in SECTION_FIGURES:
-            lines += [f"### {heading}", "", f"![{heading}]({figure_files[name]})", "", f"*{caption}*", ""]
-    thefts = theft_sentences(summary) if has_thefts(files) else []
+            lines += figure_lines(heading, figure_files[name], caption)
+    thefts = theft_sentences(summary) if "dwell" in figures else []  # the figure exists iff has_thefts
     for name, sentences in (("dwell", thefts), ("storage", storage_sentences(summary))):
         if not sentences and name not in figure_files:
             continue
@@ -177,7 +186,7 @@ def run_markdown(files: RunFiles, figure_files: dict[str, str]) -> str:
             lines += [DWELL_NOTE, ""]
         if name in figure_files:
             heading, _, caption = figures[name]
-            lines += [f"### {heading}", "", f"![{heading}]({figure_files[name]})", "", f"*{caption}*", ""]
+            lines += figure_lines(heading, figure_files[name], caption)
     lines += _metrics_table(summary)
     lines += [
         "---",
@@ -252,9 +261,3 @@ def _metrics_table(summary: dict[str, Any]) -> list[str]:
               "(such as the theft metrics of a scenario that models no theft), are left out.", ""]
     return lines
 
-
-def figure_paths(directory: Path) -> dict[str, Path]:
-    """Where the run report's figures go (PNG; an SVG sits beside each)."""
-    return {name: Path(directory) / "figures" / f"{name}.png" for name in
-            ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load", "dwell",
-             "storage")}

@@ -190,7 +190,7 @@ def dwell_table(thefts: pd.DataFrame, warmup: float, personas: Sequence[str] | N
                 max_points: int = 600) -> pd.DataFrame:
     """Kaplan-Meier survival of attacker dwell time (days) per persona, with 95% bands.
 
-    The thefts counted are those of the theft metrics (`sim.threats.measured_thefts`: stolen in the
+    The thefts counted are those of the theft metrics (`sim.theft_metrics.measured_thefts`: stolen in the
     measured window, with a token to use); replications are pooled; a theft still active at the horizon
     is right-censored at its dwell so far (`scipy.stats.ecdf` on `CensoredData`, as `survival_table`).
     With thefts in more than one persona, everyone (`"*"`) comes first. Columns: persona, days, survival,
@@ -198,7 +198,8 @@ def dwell_table(thefts: pd.DataFrame, warmup: float, personas: Sequence[str] | N
     ended; computed before thinning), active_share (share still active at the horizon). Long curves are
     thinned on a geometric grid of ages (the figure's x axis is logarithmic).
     """
-    from sim.threats import km_quantile, measured_thefts
+    from sim.survival import km_quantile
+    from sim.theft_metrics import measured_thefts
 
     columns = ["persona", "days", "survival", "ci_low", "ci_high", "thefts", "censored", "median_days",
                "active_share"]

@@ -33,6 +33,8 @@ from sim.distributions import (
     DurationDist,
     NonNegativeDuration,
     PositiveDuration,
+    Probability,
+    Rate,
     as_number,
     as_whole,
     rule_error,
@@ -46,20 +48,6 @@ from sim.validation import ConfigError, Problem, suggest
 
 Schedule = Literal["always", "weekdays", "business_hours"]
 SCHEDULES: tuple[str, ...] = ("always", "weekdays", "business_hours")
-
-
-def _probability(value: object) -> float:
-    number = as_number(value)
-    if not 0 <= number <= 1:
-        raise ValueError(f"must be a probability from 0 to 1, got {shown(value)}")
-    return number
-
-
-def _rate(value: object) -> float:
-    number = as_number(value)
-    if number < 0:
-        raise ValueError(f"must be a rate of at least 0, got {shown(value)}")
-    return number
 
 
 def _positive_rate(value: object) -> float:
@@ -103,8 +91,6 @@ def _at_least_one_json(schema: dict[str, Any]) -> None:
             option["minimum"] = 1
 
 
-Probability = Annotated[float, Field(ge=0, le=1), BeforeValidator(_probability)]
-Rate = Annotated[float, Field(ge=0), BeforeValidator(_rate)]
 PositiveRate = Annotated[float, Field(gt=0), BeforeValidator(_positive_rate)]
 Name = Annotated[str, Field(min_length=1), BeforeValidator(_text)]
 Users = Annotated[int, Field(ge=1), BeforeValidator(lambda v: as_whole(v, 1))]

@@ -18,7 +18,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from sim.distributions import (
     DURATION_JSON,
     NonNegativeDuration,
-    as_number,
+    Probability,
+    Rate,
     as_positive_duration,
     duration_config,
     shown,
@@ -34,20 +35,6 @@ STRATEGIES: tuple[str, ...] = ("immediate", "when_idle", "daily")
 #: subject, session and client ids, three timestamps and a JSON payload of a few hundred bytes), about
 #: half a kilobyte, indexes not included.
 DEFAULT_ROW_BYTES = 512
-
-
-def _rate(value: object) -> float:
-    number = as_number(value)
-    if number < 0:
-        raise ValueError(f"must be a rate of at least 0, got {shown(value)}")
-    return number
-
-
-def _probability(value: object) -> float:
-    number = as_number(value)
-    if not 0 <= number <= 1:
-        raise ValueError(f"must be a probability from 0 to 1, got {shown(value)}")
-    return number
 
 
 def _strategy(value: object) -> object:
@@ -80,8 +67,6 @@ def _row_bytes(value: object) -> int:
     return value
 
 
-Rate = Annotated[float, Field(ge=0), BeforeValidator(_rate)]
-Probability = Annotated[float, Field(ge=0, le=1), BeforeValidator(_probability)]
 #: A positive duration in seconds, or None for `none` (rows removed the moment they are no longer needed).
 CleanupInterval = Annotated[
     float | None,

@@ -27,7 +27,7 @@ from sim.recording import Recorder
 from sim.runner import RunResult, run_scenario
 from sim.scenario import Scenario, scenario_from_dict
 from sim.storage import StorageModel
-from sim.threats import km_restricted_mean
+from sim.survival import km_restricted_mean
 from tests.validation.test_closed_form import Estimate, assert_agrees, mean_estimate
 
 YEAR = 365 * DAY

@@ -13,10 +13,11 @@ import pytest
 from sim.cli import main
 from sim.metrics import METRIC_UNITS
 from sim.recording import THEFT_COLUMNS
+from sim.report.tables import pareto_mask
 from sim.scenario import load_scenario, scenario_from_dict
 from sim.scenario.threats import Storage, Threats
 from sim.storage import STORAGE_METRICS
-from sim.threats import THEFT_METRICS, dwell_survival, pareto_front
+from sim.theft_metrics import THEFT_METRICS, dwell_survival
 from sim.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,5 +147,7 @@ def test_dwell_survival_and_pareto_front() -> None:
     everyone = curve[curve["persona"] == "*"]
     assert everyone["dwell_days"].tolist() == [1.0, 2.0, 3.0]
     assert everyone["survival"].tolist() == pytest.approx([2 / 3, 1 / 3, 1 / 3])
-    front = pareto_front(np.array([1.0, 2.0, 3.0, 0.5, math.nan]), np.array([5.0, 1.0, 2.0, 9.0, 0.0]))
+    friction = np.array([1.0, 2.0, 3.0, 0.5, math.nan])
+    front = np.nonzero(pareto_mask(np.array([5.0, 1.0, 2.0, 9.0, 0.0]), friction))[0]
+    front = front[np.argsort(friction[front])]
     assert front.tolist() == [3, 0, 1]  # (0.5, 9), (1, 5), (2, 1); (3, 2) is beaten by (2, 1)
