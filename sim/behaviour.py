@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import copy
 import heapq
+import itertools
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,13 @@ NEW_DEVICE = "new_device"
 FORCED = "forced_reauth"
 #: Chain ends that revoke tokens someone may still hold an access token of (expiries are not revocations).
 REVOCATIONS = (LOGOUT, REVOKED, EVICTED, FAMILY_REVOKED)
+#: Session draws are made this many at a time (a numpy call per draw costs far more than the draw).
+DRAW_BLOCK = 64
+
+
+def blocks(draw: Callable[[int], np.ndarray]) -> Iterator[float]:
+    """Endless draws, `DRAW_BLOCK` at a time: `next()` gives the next value of `draw(DRAW_BLOCK)` arrays."""
+    return itertools.chain.from_iterable(iter(lambda: draw(DRAW_BLOCK).tolist(), None))
 
 
 @dataclass
@@ -185,12 +193,18 @@ class UserSimulation:
         persona = self.persona
         activity = persona.activity
         lifecycle = persona.lifecycle
-        sessions = device.sessions
-        duration_of = activity.session_duration.sample
-        tabs_of = persona.clients.tabs.sample
+        rng = device.sessions
+        # Each session variable has its own block of draws from the device's session stream, so the
+        # draws do not depend on the policy (common random numbers) and cost little each.
+        gaps = blocks(lambda n: rng.exponential(self.session_gap_mean, n))
+        durations = blocks(lambda n: activity.session_duration.sample_many(rng, n))
+        tabs_drawn = blocks(lambda n: persona.clients.tabs.sample_many(rng, n))
+        fresh_draws = blocks(rng.random)  # drawn even at probability 0: sweeps over it keep CRN
         fresh_chance = activity.fresh_login
+        refresh_lock = persona.clients.refresh_lock
         record = self.recorder.request
         horizon = self.horizon
+        env = self.env
         logout_chance = lifecycle.logout_at_session_end
         replacement_rate = lifecycle.device_replaced_per_year / YEAR
         if replacement_rate > 0:
@@ -199,16 +213,16 @@ class UserSimulation:
         device.unsaved_in = self._geometric(device.faults, persona.faults.persist_failure)
         ready_at = 0.0  # when the previous session ended
         while True:
-            start = self._next_session_start(sessions, ready_at)
+            start = self._next_session_start(gaps, ready_at)
             if start > horizon:
                 return
-            # Session-level draws come first and in a fixed order, whatever the policy does.
-            duration = duration_of(sessions)
-            tabs = max(1, int(tabs_of(sessions)))
-            fresh = sessions.random() < fresh_chance  # drawn even at 0: sweeps over it keep CRN
+            duration = next(durations)
+            tabs = max(1, int(next(tabs_drawn)))
+            fresh = next(fresh_draws) < fresh_chance
             if not self._run_ahead_to(device, start):
-                yield from self._wait(device, start)
-            start = device.clock
+                yield env.timeout(start - env.now)  # as `_wait`, inline on this busiest path
+                device.clock = start
+            start = device.clock  # later than drawn if the device was still busy (a retry after the end)
             record(start, SESSION)
             while device.next_replacement <= start:
                 device.token = device.stored = None
@@ -216,7 +230,10 @@ class UserSimulation:
                 device.next_replacement += device.lifecycle.exponential(1 / replacement_rate)
             end = start + duration
             device.session_end = end
-            yield from self._session(device, end, tabs, fresh)
+            racing = 1 if refresh_lock else tabs
+            opened = self._open_session(device, end, racing, fresh)
+            if not opened or (device.token is not None and device.access_expires_at < end):
+                yield from self._session(device, end, racing, opened)
             if logout_chance > 0 and device.lifecycle.random() < logout_chance and device.token is not None:
                 if not self._run_ahead_to(device, end):
                     yield from self._wait(device, end)
@@ -225,8 +242,9 @@ class UserSimulation:
                 device.login_kind = LOGIN_AFTER_LOGOUT
             ready_at = end
 
-    def _next_session_start(self, rng: np.random.Generator, after: float) -> float:
-        t = self.schedule.advance(after, rng.exponential(self.session_gap_mean))
+    def _next_session_start(self, gaps: Iterator[float], after: float) -> float:
+        """The next session start after `after`: an active-time gap later, skipping absences."""
+        t = self.schedule.advance(after, next(gaps))
         if not self.absences.intervals:
             return t
         while True:
@@ -236,25 +254,35 @@ class UserSimulation:
             t = absence[1]
             if t > self.horizon:
                 return t
-            t = self.schedule.advance(t, rng.exponential(self.session_gap_mean))
+            t = self.schedule.advance(t, next(gaps))
 
-    def _session(
-        self, device: _Device, end: float, tabs: int, fresh: bool
-    ) -> Generator[simpy.Event, None, None]:
+    def _open_session(self, device: _Device, end: float, racing: int, fresh: bool) -> bool:
+        """Start a session without SimPy: take the persisted token, then log in or make the refresh due.
+
+        The refresh due at the start comes with the session's later ones when nothing else can happen
+        first (`_refresh_series`). False when it must go through the general path (a lost response
+        is due, or the model runs without run-ahead): `_session` then makes it.
+        """
         device.token = device.stored  # a new session starts from what was persisted
         if fresh and device.token is not None:
             device.token = device.stored = None  # the old chain is abandoned on the server
             device.login_kind = FRESH_LOGIN
-        racing = 1 if self.persona.clients.refresh_lock else tabs
         if device.token is None:
             self._login(device, device.login_kind)
         elif device.access_expires_at < device.clock:  # the access token has expired: refresh first
-            if self.run_ahead and device.lost_in > 1:
-                # with racing tabs, the refreshes after the first go through the general path
-                before = min(end, self.horizon, self.env.peek()) if racing == 1 else device.clock
-                self._refresh_series(device, device.clock, before, False)
-            else:
-                yield from self._refresh_episode(device, requests=1, mid_session=False)
+            if not self.run_ahead or device.lost_in <= 1:
+                return False
+            # with racing tabs, the refreshes after the first go through the general path
+            before = min(end, self.horizon, self.env.peek()) if racing == 1 else device.clock
+            self._refresh_series(device, device.clock, before, False)
+        return True
+
+    def _session(
+        self, device: _Device, end: float, racing: int, opened: bool
+    ) -> Generator[simpy.Event, None, None]:
+        """The rest of a session after `_open_session` (`opened` False: its first refresh is still due)."""
+        if not opened:
+            yield from self._refresh_episode(device, requests=1, mid_session=False)
         while device.token is not None and device.access_expires_at < end:
             t = device.access_expires_at
             if racing == 1 and self.run_ahead:
@@ -276,20 +304,21 @@ class UserSimulation:
         """
         limit = device.lost_in - 1  # the next lost response goes through the general path
         series = self.engine.refresh_series(device.token, first, before, int(min(limit, 1 << 30)))
-        recorder = self.recorder
-        times = series.times
+        times, tokens = series.times, series.tokens
         device.lost_in -= len(times)
         device.clock = times[-1]
-        if series.tokens:
-            succeeded = series.times if series.failure is None else times[:-1]
-            recorder.requests(succeeded, REFRESH_OK)
+        if tokens:
             # a retry within the reuse interval (only ever the first request) rotates nothing
-            recorder.rotations(succeeded[1:] if series.grace else succeeded)
-            device.token = series.tokens[-1]
+            self.recorder.refreshes(times if series.failure is None else times[:-1], not series.grace)
+            device.token = tokens[-1]
             device.access_expires_at = series.access_expires_at
-            self._persist(device, series.tokens)
+            if device.unsaved_in > len(tokens):  # every new token is persisted
+                device.unsaved_in -= len(tokens)
+                device.stored = tokens[-1]
+            else:
+                self._persist(device, tokens)
         if series.failure is not None:
-            recorder.request(device.clock, REFRESH_FAILED)
+            self.recorder.request(device.clock, REFRESH_FAILED)
             mid = mid_session or len(times) > 1
             self._reauth(device, device.clock, series.failure.reason, mid, series.failure.chain)
             self._login(device, FORCED)

@@ -315,13 +315,13 @@ class TokenEngine:
         if generation == chain.generation or (
             not self._one_time and generation < chain.generation  # rotate_keep_old: old ones stay valid
         ):
-            token, access = self._use_newest(chain, now)  # with one_time, generation is the newest
+            token, access = self._use(chain, now, self._one_time)  # with one_time, the newest
             return RefreshResult(ok=True, refresh_token=token, chain=chain_id, access_expires_at=access)
         # A consumed one-time token.
         if generation == chain.parent:
             if chain.parent_uses <= self._max_reuse:  # count-based reuse: a new token each time
                 chain.parent_uses += 1
-                token, access = self._use(chain, now)
+                token, access = self._use(chain, now, False)
                 return RefreshResult(ok=True, refresh_token=token, chain=chain_id, access_expires_at=access)
             # A retry inside the reuse interval is a use (it moves last_used_at, which
             # evict_least_recently_used reads) but not a rotation or a slide.
@@ -356,17 +356,21 @@ class TokenEngine:
         grace = False
         limit = max(1, max_requests)
         chain = self._chains.get(token // _GENERATIONS) if isinstance(token, int) else None
+        # Holding the newest token of a valid chain, a refresh before the chain's deadline can only
+        # succeed: it takes the short path through the same state update. After any successful refresh
+        # the client holds the chain's newest token, and nothing else touches the chain meanwhile.
+        newest = (
+            chain is not None
+            and chain.ended_at is None
+            and token % _GENERATIONS == chain.generation
+            and self._now <= first
+        )
+        use = self._use
+        consume = self._one_time
         t = first
-        while (t < before or not times) and len(times) < limit:
-            if (
-                chain is not None
-                and chain.ended_at is None
-                and token % _GENERATIONS == chain.generation
-                and self._now <= t <= chain.deadline
-            ):
-                # We hold the newest token of a chain whose deadline has not passed: the refresh can
-                # only succeed. Take the short path through the same state update.
-                token, access = self._use_newest(chain, t)
+        while True:
+            if newest and t <= chain.deadline:  # type: ignore[union-attr]
+                token, access = use(chain, t, consume)  # type: ignore[arg-type]
             else:
                 result = self.refresh(token, t)  # the general path: every rule, in order
                 if not result.ok:
@@ -375,25 +379,26 @@ class TokenEngine:
                 grace = grace or result.grace
                 token, access = result.refresh_token, result.access_expires_at
                 chain = self._chains[result.chain]
+                newest = True
             times.append(t)
             tokens.append(token)
             t = access
+            if t >= before or len(times) >= limit:
+                break
         self.advance(times[-1])
         return SeriesResult(times, tokens, access, None, grace)
 
-    def _use_newest(self, chain: _Chain, now: float) -> tuple[int, float]:
-        """A successful refresh with the chain's newest token (with rotation, that token is consumed)."""
-        if self._one_time:
+    def _use(self, chain: _Chain, now: float, consume: bool) -> tuple[int, float]:
+        """A successful refresh: count it, rotate when the policy does, move the deadlines.
+
+        `consume`: the presented token is the chain's newest one-time token, which this use consumes
+        (count-based reuse of the previous token consumes nothing). Returns the token the client holds
+        from now on and the new access token's expiry.
+        """
+        if consume:
             chain.parent = chain.generation
             chain.parent_uses = 1
             chain.consumed_at = now
-        return self._use(chain, now)
-
-    def _use(self, chain: _Chain, now: float) -> tuple[int, float]:
-        """A successful refresh: count it, rotate when the policy does, move the deadlines.
-
-        Returns the token the client holds from now on and the new access token's expiry.
-        """
         chain.refreshes += 1
         chain.last_used_at = now
         if self._rotates:

@@ -78,8 +78,8 @@ class Recorder:
     def __post_init__(self) -> None:
         self._minutes = math.ceil(self.horizon / 60.0) + 1
         self._hours = math.ceil(self.horizon / 3600.0) + 1
-        self._times: list[float] = []
-        self._kinds: list[int] = []
+        # times not yet counted, one list per event kind (AUTHORIZATION ... SESSION)
+        self._pending: tuple[list[float], ...] = tuple([] for _ in HOURLY_KINDS)
         self._rotations: list[float] = []
         self._key: tuple[int, str] = (0, "")
         self._user = 0
@@ -93,6 +93,8 @@ class Recorder:
             self._flush()
             self._key = key
         self._user = user
+        if sum(map(len, self._pending)) >= _FLUSH_EVERY:  # bounds memory; checked once per user
+            self._flush()
         self.users[key] = self.users.get(key, 0) + 1
         self.devices[key] = self.devices.get(key, 0) + devices
 
@@ -100,17 +102,12 @@ class Recorder:
 
     def request(self, t: float, kind: int) -> None:
         """One token-endpoint request (or, with kind SESSION, a session start) at time t."""
-        self._times.append(t)
-        self._kinds.append(kind)
-        if len(self._times) >= _FLUSH_EVERY:
-            self._flush()
+        self._pending[kind].append(t)
 
-    def requests(self, times: list[float], kind: int) -> None:
-        """Several token-endpoint requests of one kind."""
-        self._times.extend(times)
-        self._kinds.extend([kind] * len(times))
-        if len(self._times) >= _FLUSH_EVERY:
-            self._flush()
+    def refreshes(self, times: list[float], first_rotated: bool = True) -> None:
+        """Successful refreshes; each rotated the token but a first that was a retry in the reuse interval."""
+        self._pending[REFRESH_OK].extend(times)
+        self._rotations.extend(times if first_rotated else times[1:])
 
     def rotations(self, times: list[float]) -> None:
         """Successful refreshes that issued a new refresh token (not retries within the reuse interval)."""
@@ -192,23 +189,22 @@ class Recorder:
             else:
                 self.minute_rotations[self._key] = counts
             self._rotations.clear()
-        if not self._times:
+        if not any(self._pending):
             return
-        times = np.asarray(self._times)
-        kinds = np.asarray(self._kinds, dtype=np.int64)
-        minutes = self._bins(times, 60.0, self._minutes)
-        hours = self._bins(times, 3600.0, self._hours)
         per_minute = self.minute_requests.get(self._key)
         if per_minute is None:
             per_minute = self.minute_requests[self._key] = np.zeros(self._minutes, dtype=np.int32)
             self.hourly_counts[self._key] = np.zeros((len(HOURLY_KINDS), self._hours), dtype=np.int64)
-        is_request = kinds != SESSION
-        per_minute += np.bincount(minutes[is_request], minlength=self._minutes).astype(np.int32)
         hourly = self.hourly_counts[self._key]
-        hourly[0] += np.bincount(hours[kinds == AUTHORIZATION], minlength=self._hours)
-        refreshes = (kinds == REFRESH_OK) | (kinds == REFRESH_FAILED)
-        hourly[1] += np.bincount(hours[refreshes], minlength=self._hours)
-        hourly[2] += np.bincount(hours[kinds == REFRESH_FAILED], minlength=self._hours)
-        hourly[3] += np.bincount(hours[kinds == SESSION], minlength=self._hours)
-        self._times.clear()
-        self._kinds.clear()
+        times = [np.asarray(pending, dtype=float) for pending in self._pending]
+        for pending in self._pending:
+            pending.clear()
+        requests = np.concatenate([times[AUTHORIZATION], times[REFRESH_OK], times[REFRESH_FAILED]])
+        per_minute += np.bincount(self._bins(requests, 60.0, self._minutes), minlength=self._minutes).astype(
+            np.int32
+        )
+        hours = [np.bincount(self._bins(t, 3600.0, self._hours), minlength=self._hours) for t in times]
+        hourly[0] += hours[AUTHORIZATION]
+        hourly[1] += hours[REFRESH_OK] + hours[REFRESH_FAILED]  # every refresh request, failed ones too
+        hourly[2] += hours[REFRESH_FAILED]
+        hourly[3] += hours[SESSION]
