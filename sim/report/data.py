@@ -30,39 +30,48 @@ def is_sweep(summary: dict[str, Any]) -> bool:
     return summary.get("kind") == "sweep" or "cells" in summary
 
 
-def read_table(directory: Path, name: str, required: bool = True) -> pd.DataFrame | None:
-    """`name.parquet` or `name.csv` from the directory (Parquet first); None if absent and not required."""
+def read_table(
+    directory: Path, name: str, required: bool = True, columns: list[str] | None = None
+) -> pd.DataFrame | None:
+    """`name.parquet` or `name.csv` from the directory (Parquet first); None if absent and not required.
+
+    `columns`: read only these (a run's chains table can be large; a report needs a few of its columns).
+    """
     for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
         path = Path(directory) / f"{name}{suffix}"
         if path.is_file():
-            return reader(path)
+            if columns is None:
+                return reader(path)
+            return reader(path, columns=columns) if suffix == ".parquet" else reader(path, usecols=columns)
     if required:
         raise ReportInputError(f"{directory}: no {name}.parquet or {name}.csv")
     return None
 
 
+#: The chains columns a run report uses (survival curves, valid chains per user).
+REPORT_CHAIN_COLUMNS = ["replication", "persona", "user", "authorized_at_s", "ended_at_s"]
+
+
 @dataclass
 class RunFiles:
-    """Everything `tokensim run` wrote into one directory."""
+    """What a run report reads from a `tokensim run` directory."""
 
     directory: Path
     summary: dict[str, Any]
+    #: The chains table, only the REPORT_CHAIN_COLUMNS.
     chains: pd.DataFrame
-    reauths: pd.DataFrame
     timeseries: pd.DataFrame
-    replications: pd.DataFrame
     #: One row per theft (None when the directory has no thefts table, e.g. an older run).
     thefts: pd.DataFrame | None = None
 
     @classmethod
     def read(cls, directory: Path) -> RunFiles:
-        """Read summary.json, the four tables and, if there is one, the thefts table (Parquet or CSV)."""
+        """Read summary.json, the chains (the columns a report uses) and timeseries tables, and thefts."""
         directory = Path(directory)
         summary = read_summary(directory)
-        tables = {name: read_table(directory, name) for name in ("chains", "reauths", "timeseries",
-                                                                  "replications")}
-        chains = tables["chains"]
-        assert chains is not None
+        chains = read_table(directory, "chains", columns=REPORT_CHAIN_COLUMNS)
+        timeseries = read_table(directory, "timeseries")
+        assert chains is not None and timeseries is not None
         chains["persona"] = chains["persona"].astype(str)
         chains["ended_at_s"] = pd.to_numeric(chains["ended_at_s"], errors="coerce").astype("float64")
         thefts = read_table(directory, "thefts", required=False)
@@ -70,5 +79,4 @@ class RunFiles:
             thefts["persona"] = thefts["persona"].astype(str)
             for column in ("ended_at_s", "stolen_at_s", "dwell_s"):
                 thefts[column] = pd.to_numeric(thefts[column], errors="coerce").astype("float64")
-        return cls(directory, summary, chains, tables["reauths"], tables["timeseries"],  # type: ignore[arg-type]
-                   tables["replications"], thefts)  # type: ignore[arg-type]
+        return cls(directory, summary, chains, timeseries, thefts)
