@@ -18,6 +18,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@ $(VENV)/.installed
+
 venv: $(VENV)/.installed
 dev: $(VENV)/.installed-dev
 
@@ -48,7 +52,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
 # The performance benchmark (issue 7): full model vs bare SimPy, scaling, workers. Not part of `make test`.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
