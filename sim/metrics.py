@@ -99,6 +99,17 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 METRIC_UNITS = {m.name: m.unit for m in METRICS}
 
+#: The columns of each row table that `replication_metrics` and `hourly_timeseries` read (with
+#: sim/storage.py and sim/theft_metrics.py): a run reads only these back from its spool (sim/spool.py).
+METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "chains": ("replication", "persona", "user", "authorized_at_s", "ended_at_s", "end_reason", "refreshes"),
+    "reauths": ("replication", "persona", "user", "at_s", "cause", "mid_session"),
+    "thefts": (
+        "replication", "persona", "stolen_at_s", "ended_at_s", "end_reason", "detected", "dwell_s",
+        "victim_reauths",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Window:

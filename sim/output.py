@@ -10,6 +10,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -30,3 +34,11 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file atomically (UTF-8)."""
     write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
+    """Write one whole table as Parquet or CSV, atomically."""
+    if fmt == "csv":
+        write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    else:
+        write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))

@@ -2,8 +2,10 @@
 
 Shards are cut from each persona's users and carry everything a worker needs (policy, persona, seed,
 replication, a range of users). A worker returns a Recorder (plain rows and counts, no simulator
-objects). Results are merged and sorted by (replication, persona, user, chain), so they are identical
-whatever the number of workers or shards.
+objects). The main process writes each shard's rows to disk at once (sim/spool.py: one sorted part per
+shard and table) and keeps only the counts, so its memory does not grow with the tables. Tables read
+back are sorted by (replication, persona, user, chain), and metrics are computed one replication at a
+time from them, so everything is identical whatever the number of workers or shards.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
 
 import numpy as np
 import pandas as pd
 
 from sim.behaviour import simulate_users
-from sim.metrics import Window, hourly_timeseries, replication_metrics
+from sim.metrics import METRIC_COLUMNS, Window, hourly_timeseries, replication_metrics
+from sim.output import write_table
 from sim.policy import Policy
-from sim.recording import CHAIN_COLUMNS, REAUTH_COLUMNS, THEFT_COLUMNS, Recorder
+from sim.recording import Recorder
 from sim.scenario import Persona, Scenario
+from sim.spool import TABLES, TableSpool
 from sim.storage import StorageModel
 
 #: Most users in one shard (bounds a worker's memory and gives the progress bar a pace).
@@ -94,21 +101,70 @@ def default_workers() -> int:
 Executor = Callable[[list[ShardTask], int], Iterator[tuple[ShardTask, Recorder]]]
 
 
-@dataclass
+@dataclass(eq=False)
 class RunResult:
-    """Everything a run produced: the tables, and one row of metrics per replication and persona."""
+    """Everything a run produced: one row of metrics per replication and persona, the time series, and
+    the row tables (chains, reauths, thefts), kept on disk and loaded on first access.
+
+    The row tables live in the run's spool (sim/spool.py). `result.chains`, `result.reauths` and
+    `result.thefts` read a table whole the first time they are used and keep it; `write_tables` streams
+    them to files without loading them. A spool that `run_scenario` made in a temporary directory is
+    removed by `close()` (or at the end of `with result:`) or when the result is garbage-collected; a
+    table not loaded by then can no longer be read.
+    """
 
     scenario: Scenario
-    chains: pd.DataFrame
-    reauths: pd.DataFrame
     timeseries: pd.DataFrame
     #: One row per (replication, persona); persona "*" is the whole population.
     replication_metrics: pd.DataFrame
     #: Token-endpoint requests (logins and refreshes) and sessions simulated, all replications.
     token_requests: int
     sessions: int
-    #: One row per theft (THEFT_COLUMNS; empty without threats).
-    thefts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(THEFT_COLUMNS)))
+    #: The row tables on disk.
+    spool: TableSpool = field(repr=False)
+
+    @cached_property
+    def chains(self) -> pd.DataFrame:
+        """One row per chain (CHAIN_COLUMNS), loaded from the spool on first access."""
+        return self.spool.read("chains")
+
+    @cached_property
+    def reauths(self) -> pd.DataFrame:
+        """One row per forced re-authentication (REAUTH_COLUMNS), loaded on first access."""
+        return self.spool.read("reauths")
+
+    @cached_property
+    def thefts(self) -> pd.DataFrame:
+        """One row per theft (THEFT_COLUMNS; empty without threats), loaded on first access."""
+        return self.spool.read("thefts")
+
+    def write_tables(self, out: Path, fmt: str = "parquet") -> list[Path]:
+        """Write every table into `out` as NAME.FMT (parquet or csv), each atomically; return the paths.
+
+        The row tables are streamed from the spool in chunks; the time series and the per-replication
+        metrics (`replications.FMT`) are written whole.
+        """
+        out = Path(out)
+        paths = []
+        for name in TABLES:
+            paths.append(out / f"{name}.{fmt}")
+            self.spool.write(name, paths[-1], fmt)
+        for name, frame in (("timeseries", self.timeseries), ("replications", self.replication_metrics)):
+            paths.append(out / f"{name}.{fmt}")
+            write_table(frame, paths[-1], fmt)
+        return paths
+
+    def close(self) -> None:
+        """Remove the run's temporary spool (tables already loaded stay usable)."""
+        self.spool.close()
+
+    def __enter__(self) -> RunResult:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def run_scenario(
@@ -116,16 +172,47 @@ def run_scenario(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     executor: Executor | None = None,
+    spool_dir: Path | None = None,
 ) -> RunResult:
     """Run every replication of a scenario and compute its tables and metrics.
 
     `progress(done_users, total_users)` is called as shards finish. `executor` runs the shards
     (default: local processes, `sim.executors.local_executor`); results do not depend on it.
+    `spool_dir` is where the row tables go, shard by shard (created if needed; it must not already
+    hold a spool, and the caller removes it); by default a temporary directory that the result
+    removes when closed or garbage-collected.
     """
     workers = workers or default_workers()
     tasks = plan_shards(scenario, workers)
+    personas = [p.name for p in scenario.population]
+    spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
+    try:
+        merged = _run_shards(tasks, workers, scenario.horizon, spool, progress, executor)
+        per_replication, timeseries = _metrics(scenario, merged, spool)
+    except BaseException:
+        spool.close()
+        raise
+    return RunResult(
+        scenario=scenario,
+        timeseries=timeseries,
+        replication_metrics=per_replication,
+        token_requests=int(sum(a[:2].sum() for a in merged.hourly_counts.values())),
+        sessions=int(sum(a[3].sum() for a in merged.hourly_counts.values())),
+        spool=spool,
+    )
+
+
+def _run_shards(
+    tasks: list[ShardTask],
+    workers: int,
+    horizon: float,
+    spool: TableSpool,
+    progress: Callable[[int, int], None] | None,
+    executor: Executor | None,
+) -> _Merged:
+    """Run the shards; each shard's rows go to the spool as it arrives, its counts into the result."""
     total = sum(task.users for task in tasks)
-    merged = _Merged(scenario.horizon)
+    merged = _Merged(horizon)
     done = 0
     with contextlib.ExitStack() as stack:
         if executor is None:
@@ -133,55 +220,54 @@ def run_scenario(
 
             executor = stack.enter_context(local_executor(min(workers, len(tasks))))
         for task, recorder in executor(tasks, workers):
+            spool.add(task, recorder)
             merged.add(recorder)
             done += task.users
             if progress is not None:
                 progress(done, total)
-    personas = [p.name for p in scenario.population]
-    chains = _table(merged.chains, CHAIN_COLUMNS, personas, ["replication", "persona", "user", "chain"])
-    reauth_order = ["replication", "persona", "user", "at_s", "device"]
-    reauths = _table(merged.reauths, REAUTH_COLUMNS, personas, reauth_order)
-    theft_order = ["replication", "persona", "user", "stolen_at_s", "device"]
-    thefts = _table(merged.thefts, THEFT_COLUMNS, personas, theft_order)
+    return merged
+
+
+def _metrics(scenario: Scenario, merged: _Merged, spool: TableSpool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-replication metrics and the hourly time series, with one replication's rows in memory at a time.
+
+    Only the columns the metrics use are read. The rows come back in the same order as a whole sorted
+    table's, so every float sum is the same as on the whole table.
+    """
+    personas = spool.personas
     storage = StorageModel.of(scenario)
     window = Window(warmup=scenario.warmup, horizon=scenario.horizon)
-    per_replication = replication_metrics(
-        chains,
-        reauths,
-        merged.minute_requests,
-        merged.hourly_counts,
-        merged.rejected_logins,
-        merged.users,
-        window,
-        range(scenario.replications),
-        personas,
-        thefts=thefts,
-        revocation_lags=merged.revocation_lags,
-        minute_rotations=merged.minute_rotations,
-        storage=storage,
-    )
-    timeseries = hourly_timeseries(
-        chains, merged.hourly_counts, scenario.horizon, merged.minute_rotations, storage
-    )
-    return RunResult(
-        scenario=scenario,
-        chains=chains,
-        reauths=reauths,
-        timeseries=timeseries,
-        replication_metrics=per_replication,
-        token_requests=int(sum(a[:2].sum() for a in merged.hourly_counts.values())),
-        sessions=int(sum(a[3].sum() for a in merged.hourly_counts.values())),
-        thefts=thefts,
-    )
+    metrics, series = [], []
+    for replication in range(scenario.replications):
+        chains, reauths, thefts = (spool.read(name, METRIC_COLUMNS[name], replication) for name in TABLES)
+        metrics.append(
+            replication_metrics(
+                chains,
+                reauths,
+                merged.minute_requests,
+                merged.hourly_counts,
+                merged.rejected_logins,
+                merged.users,
+                window,
+                [replication],
+                personas,
+                thefts=thefts,
+                revocation_lags=merged.revocation_lags,
+                minute_rotations=merged.minute_rotations,
+                storage=storage,
+            )
+        )
+        counts = {key: c for key, c in merged.hourly_counts.items() if key[0] == replication}
+        series.append(hourly_timeseries(chains, counts, scenario.horizon, merged.minute_rotations, storage))
+    # a replication without hours gives an untyped empty frame: keep it only when all are empty
+    timeseries = [frame for frame in series if len(frame)] or series[:1]
+    return pd.concat(metrics, ignore_index=True), pd.concat(timeseries, ignore_index=True)
 
 
 class _Merged:
-    """Shard results added together (rows concatenated, counts summed)."""
+    """Shard counts added together (the rows are in the spool, never here)."""
 
     def __init__(self, horizon: float):
-        self.chains: dict[str, list] = {c: [] for c in CHAIN_COLUMNS}
-        self.reauths: dict[str, list] = {c: [] for c in REAUTH_COLUMNS}
-        self.thefts: dict[str, list] = {c: [] for c in THEFT_COLUMNS}
         self.minute_rotations: dict[tuple[int, str], np.ndarray] = {}
         self.revocation_lags: dict[tuple[int, str], list[tuple[float, float]]] = {}
         self.minute_requests: dict[tuple[int, str], np.ndarray] = {}
@@ -191,12 +277,7 @@ class _Merged:
         self.devices: dict[tuple[int, str], int] = {}
 
     def add(self, rec: Recorder) -> None:
-        for column, values in rec.chains.items():
-            self.chains[column].extend(values)
-        for column, values in rec.reauths.items():
-            self.reauths[column].extend(values)
-        for column, values in rec.thefts.items():
-            self.thefts[column].extend(values)
+        """Add one shard's counts, users, devices, rejected logins and revocation lags."""
         for key, lags in rec.revocation_lags.items():
             self.revocation_lags.setdefault(key, []).extend(lags)
         pairs = (
@@ -217,20 +298,3 @@ class _Merged:
         for key, n in rec.devices.items():
             self.devices[key] = self.devices.get(key, 0) + n
 
-
-def _table(
-    columns: dict[str, list], names: tuple[str, ...], personas: list[str], order: list[str]
-) -> pd.DataFrame:
-    frame = pd.DataFrame({name: columns[name] for name in names})
-    if "ended_at_s" in frame:
-        frame["ended_at_s"] = pd.to_numeric(frame["ended_at_s"], errors="coerce").astype("float64")
-        frame["end_reason"] = frame["end_reason"].astype("object")
-    for name in ("first_use_at_s", "detected_at_s"):  # thefts: null when it never happened
-        if name in frame:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    if frame.empty:
-        return frame
-    frame["persona"] = pd.Categorical(frame["persona"], categories=personas, ordered=True)
-    frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
-    frame["persona"] = frame["persona"].astype(str)
-    return frame

@@ -114,8 +114,10 @@ def _results(args: argparse.Namespace, scenario: Scenario) -> dict[str, Any]:
                     scenario, target, executor, workers, "parquet", resume, reporter, str(args.scenario)
                 )
                 return outcome.summary
-        result = run_scenario(scenario, workers=workers, executor=guarded(executor))
-    return write_run(result, out) if out is not None else build_summary(scenario, result.replication_metrics)
+        with run_scenario(scenario, workers=workers, executor=guarded(executor)) as result:
+            if out is not None:
+                return write_run(result, out)
+            return build_summary(scenario, result.replication_metrics)
 
 
 def _interval(verdict: Verdict) -> str:

@@ -53,12 +53,12 @@ from sim.commands.options import (
     check_out_dir,
     load_with_overrides,
 )
-from sim.commands.run import HEADLINE, write_table
+from sim.commands.run import HEADLINE
 from sim.commands.sweep import output_console
 from sim.differences import differences, summary_table
 from sim.executors import local_executor
 from sim.metrics import ALL, METRIC_UNITS
-from sim.output import write_text_atomic
+from sim.output import write_table, write_text_atomic
 from sim.plots import STYLE, pareto_front, save_figure
 from sim.policy import Policy
 from sim.presets import PRESETS
@@ -147,7 +147,11 @@ def run_presets(
     workers: int,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, RunResult]:
-    """Run the scenario's population under each policy (one process pool for all); results by preset."""
+    """Run the scenario's population under each policy (one process pool for all); results by preset.
+
+    A comparison needs only the metrics: each result is closed at once, so its row tables (`chains`,
+    `reauths`, `thefts`) are not kept on disk and cannot be read.
+    """
     results = {}
     with local_executor(workers) as executor:
         for name, policy in policies.items():
@@ -158,6 +162,7 @@ def run_presets(
 
             variant = scenario.model_copy(update={"policy": policy})
             results[name] = run_scenario(variant, workers=workers, progress=update, executor=executor)
+            results[name].close()
     return results
 
 

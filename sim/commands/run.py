@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -20,7 +20,7 @@ from sim.commands.options import (
     check_out_dir,
     load_with_overrides,
 )
-from sim.output import write_atomic, write_text_atomic
+from sim.output import write_text_atomic
 from sim.runner import RunResult, run_scenario
 from sim.scenario import Scenario
 from sim.summary import build_summary
@@ -61,9 +61,12 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True, quiet=args.quiet)
     started = time.perf_counter()
-    result = _run_with_progress(scenario, args.workers, console)
-    elapsed = time.perf_counter() - started
-    summary = write_run(result, out, args.format)
+    # The row tables go to a hidden directory beside `out` (same file system), removed in any case.
+    out.absolute().parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.spool-", dir=out.absolute().parent) as spool:
+        result = _run_with_progress(scenario, args.workers, console, Path(spool))
+        elapsed = time.perf_counter() - started
+        summary = write_run(result, out, args.format)
     if not args.quiet:
         print_summary(summary, Console(), elapsed, out)
     if getattr(args, "report", False):
@@ -75,9 +78,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(scenario: Scenario, workers: int | None, console: Console) -> RunResult:
+def _run_with_progress(
+    scenario: Scenario, workers: int | None, console: Console, spool_dir: Path
+) -> RunResult:
     if not console.is_terminal or console.quiet:
-        return run_scenario(scenario, workers=workers)
+        return run_scenario(scenario, workers=workers, spool_dir=spool_dir)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -91,32 +96,19 @@ def _run_with_progress(scenario: Scenario, workers: int | None, console: Console
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return run_scenario(scenario, workers=workers, progress=update)
+        return run_scenario(scenario, workers=workers, progress=update, spool_dir=spool_dir)
 
 
 def write_run(result: RunResult, out: Path, fmt: str = "parquet") -> dict[str, Any]:
-    """Write summary.json and the tables into `out` (each file atomically); return the summary."""
+    """Write summary.json and the tables into `out` (each file atomically); return the summary.
+
+    The row tables are streamed from the run's spool (`RunResult.write_tables`).
+    """
     out.mkdir(parents=True, exist_ok=True)
     summary = build_summary(result.scenario, result.replication_metrics)
-    tables = {
-        "chains": result.chains,
-        "reauths": result.reauths,
-        "thefts": result.thefts,
-        "timeseries": result.timeseries,
-        "replications": result.replication_metrics,
-    }
-    for name, frame in tables.items():
-        write_table(frame, out / f"{name}.{fmt}", fmt)
+    result.write_tables(out, fmt)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return summary
-
-
-def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
-    """Write one table as Parquet or CSV, atomically."""
-    if fmt == "csv":
-        write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
-    else:
-        write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def _fmt(block: dict[str, Any]) -> tuple[str, str]:

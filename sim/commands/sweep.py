@@ -38,10 +38,9 @@ from rich.table import Table
 
 from sim import __version__
 from sim.commands.options import add_scenario_overrides, load_with_overrides
-from sim.commands.run import write_table
 from sim.differences import differences, summary_table
 from sim.executors import cluster_threads, connect, dask_executor, local_executor
-from sim.output import write_text_atomic
+from sim.output import write_table, write_text_atomic
 from sim.recording import Recorder
 from sim.runner import Executor, ShardTask, default_workers, run_scenario
 from sim.scenario import Scenario
@@ -363,9 +362,9 @@ def run_sweep(
             assert cell.scenario is not None
             started = time.perf_counter()
             observed = guarded(executor, reporter, cell)
-            result = run_scenario(cell.scenario, workers=workers, executor=observed)
-            _save_cell(out, cell, result.replication_metrics, fmt)
-            del result
+            # closed here, not at garbage collection, where a Ctrl-C during the cleanup would be lost
+            with run_scenario(cell.scenario, workers=workers, executor=observed) as result:
+                _save_cell(out, cell, result.replication_metrics, fmt)
             number += 1
             outcome.ran.append(cell.cell.id)
             reporter.cell_done(cell, number, len(runnable), time.perf_counter() - started)

@@ -26,7 +26,8 @@ CELLS = 6
 
 
 def _start(scenario: Path, out: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # TMPDIR: a killed sweep leaves its cell's spool of row tables behind, here rather than in /tmp
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(out.parent)}
     command = [sys.executable, "-m", "sim", "sweep", str(scenario), "--out", str(out), "--workers", "1"]
     pipe = subprocess.PIPE
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=pipe, stderr=pipe, text=True)
