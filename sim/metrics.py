@@ -307,21 +307,34 @@ def _peak_active(authorized: np.ndarray, ended: np.ndarray, window: Window) -> i
 
 
 def _peak_active_per_user(chains: pd.DataFrame, window: Window) -> int:
+    """The most chains any one user held at once within the window (exact, as `_peak_active` per user).
+
+    Every user's starts and ends go through one sort (by user, time, ends first) and one running sum,
+    restarted at each user's first event: no loop over users, which matters at 10^5 users and more.
+    """
     if chains.empty:
         return 0
-    best = 0
-    for _, group in chains.groupby(["persona", "user"], sort=False):
-        if len(group) <= best:
-            continue
-        best = max(
-            best,
-            _peak_active(
-                group["authorized_at_s"].to_numpy(dtype=float),
-                group["ended_at_s"].to_numpy(dtype=float),
-                window,
-            ),
-        )
-    return best
+    persona = pd.factorize(chains["persona"])[0].astype(np.int64)
+    user = chains["user"].to_numpy(dtype=np.int64)
+    replication = chains["replication"].to_numpy(dtype=np.int64)
+    span = int(user.max()) + 1
+    owner = (replication * (int(persona.max()) + 1) + persona) * span + user
+    authorized = chains["authorized_at_s"].to_numpy(dtype=float)
+    ended = chains["ended_at_s"].to_numpy(dtype=float)
+    has_end = ~np.isnan(ended)
+    owners = np.concatenate([owner, owner[has_end]])
+    times = np.concatenate([authorized, ended[has_end]])
+    deltas = np.concatenate([np.ones(len(authorized), np.int64), -np.ones(int(has_end.sum()), np.int64)])
+    order = np.lexsort((deltas, times, owners))  # by owner, then time; at equal times ends (-1) first
+    owners, times, deltas = owners[order], times[order], deltas[order]
+    total = np.cumsum(deltas)
+    first = np.concatenate([[True], owners[1:] != owners[:-1]])
+    level = total - (total - deltas)[first][np.cumsum(first) - 1]  # each user's own running count
+    before = times < window.warmup
+    last = np.concatenate([first[1:], [True]])  # the last event of its user
+    at_warmup = before & (last | ~np.concatenate([before[1:], [False]]))  # the level entering the window
+    during = (times >= window.warmup) & (times <= window.horizon)
+    return int(level[at_warmup | during].max(initial=0))
 
 
 def hourly_timeseries(

@@ -70,7 +70,7 @@ class StorageModel:
             return np.where(np.isfinite(unneeded), np.ceil(unneeded / interval) * interval, unneeded)
 
     def rows(self, chains: pd.DataFrame, rotations: np.ndarray | None, times: np.ndarray) -> np.ndarray:
-        """Rows held at each of `times` by these chains and these per-minute rotation counts."""
+        """Rows held at each of the ascending `times` by these chains and per-minute rotation counts."""
         times = np.asarray(times, dtype=float)
         authorized = chains["authorized_at_s"].to_numpy(dtype=float)
         ended = chains["ended_at_s"].to_numpy(dtype=float)
@@ -106,11 +106,13 @@ class StorageModel:
 
 
 def _count_until(at: np.ndarray, weights: np.ndarray | None, times: np.ndarray) -> np.ndarray:
-    """For each time t, how many of `at` (or the sum of their weights) are <= t."""
-    order = np.argsort(at, kind="stable")
-    ordered = at[order]
-    index = np.searchsorted(ordered, times, side="right")
+    """For each time t of the ascending `times`, how many of `at` (or the sum of their weights) are <= t.
+
+    Each value is placed once among the times (a run's minutes can far outnumber the values), then
+    the counts are summed up along the times.
+    """
+    first = np.searchsorted(times, at, side="left")  # the first time at or after each value
     if weights is None:
-        return index.astype(np.int64)
-    cumulative = np.concatenate([[0], np.cumsum(np.asarray(weights, dtype=np.int64)[order])])
-    return cumulative[index]
+        weights = np.ones(len(at), dtype=np.int64)
+    placed = np.bincount(first, weights=np.asarray(weights, dtype=np.int64), minlength=len(times) + 1)
+    return np.cumsum(placed[: len(times)].astype(np.int64))
