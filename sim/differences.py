@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.metrics import METRIC_UNITS
+from sim.metrics import METRIC_UNITS, metric_range
 from sim.stats import mean_ci
 
 SUMMARY_COLUMNS = ("persona", "metric", "mean", "ci_low", "ci_high", "unit")
@@ -64,8 +64,9 @@ def summary_table(cells: pd.DataFrame, keys: Sequence[str] = ("cell",)) -> pd.Da
     long = _long(cells, keys)
     groups = long.groupby([*keys, "persona", "metric"], sort=False)["value"]
     for group_key, values in groups:
-        mean, low, high = mean_ci(values.astype(float).tolist())
-        rows.append((*group_key, mean, low, high, METRIC_UNITS[group_key[-1]]))
+        metric = group_key[-1]
+        mean, low, high = mean_ci(values.astype(float).tolist(), within=metric_range(metric))
+        rows.append((*group_key, mean, low, high, METRIC_UNITS[metric]))
     return pd.DataFrame(rows, columns=[*keys, *SUMMARY_COLUMNS])
 
 

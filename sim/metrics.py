@@ -99,6 +99,12 @@ METRICS: tuple[MetricSpec, ...] = (
 )
 METRIC_UNITS = {m.name: m.unit for m in METRICS}
 
+
+def metric_range(name: str) -> tuple[float, float]:
+    """The values a metric can take: every metric is a count, rate, duration or size (>= 0); a share
+    is also at most 1. Confidence intervals are cut to this range (sim.stats.mean_ci)."""
+    return (0.0, 1.0) if METRIC_UNITS[name].startswith("share") else (0.0, math.inf)
+
 #: The columns of each row table that `replication_metrics` and `hourly_timeseries` read (with
 #: sim/storage.py and sim/theft_metrics.py): a run reads only these back from its spool (sim/spool.py).
 METRIC_COLUMNS: dict[str, tuple[str, ...]] = {

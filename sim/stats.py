@@ -13,8 +13,15 @@ import numpy as np
 from scipy import stats
 
 
-def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided t confidence interval of i.i.d. values (NaN bounds when fewer than 2)."""
+def mean_ci(
+    values: Sequence[float], confidence: float = 0.95, within: tuple[float, float] = (-math.inf, math.inf)
+) -> tuple[float, float, float]:
+    """Mean and two-sided t confidence interval of i.i.d. values (NaN bounds when fewer than 2).
+
+    `within`: the range the true mean is known to lie in (a rate is never negative, a share never above
+    1); the interval is cut to it. The cut interval covers the true mean whenever the whole one does, so
+    its confidence is at least as high.
+    """
     data = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
     if len(data) == 0:
         return math.nan, math.nan, math.nan
@@ -25,7 +32,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     if sem == 0.0:
         return mean, mean, mean
     low, high = stats.t.interval(confidence, df=len(data) - 1, loc=mean, scale=sem)
-    return mean, float(low), float(high)
+    return mean, max(float(low), within[0]), min(float(high), within[1])
 
 
 def json_number(value: float) -> float | None:

@@ -12,17 +12,18 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.metrics import ALL, METRIC_UNITS
+from sim.metrics import ALL, METRIC_UNITS, metric_range
 from sim.scenario import Scenario
 from sim.stats import json_number, mean_ci
 
 SUMMARY_FORMAT = 1
 
 
-def metric_block(values: pd.Series, unit: str) -> dict[str, Any]:
-    """`{"mean": x, "ci95": [lo, hi], "unit": ...}` from per-replication values."""
-    mean, low, high = mean_ci(values.astype(float).tolist())
-    return {"mean": json_number(mean), "ci95": [json_number(low), json_number(high)], "unit": unit}
+def metric_block(values: pd.Series, name: str) -> dict[str, Any]:
+    """`{"mean": x, "ci95": [lo, hi], "unit": ...}` of metric `name` from per-replication values."""
+    mean, low, high = mean_ci(values.astype(float).tolist(), within=metric_range(name))
+    interval = [json_number(low), json_number(high)]
+    return {"mean": json_number(mean), "ci95": interval, "unit": METRIC_UNITS[name]}
 
 
 def run_header(scenario: Scenario) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def build_summary(scenario: Scenario, per_replication: pd.DataFrame) -> dict[str
     metric_names = [name for name in METRIC_UNITS if name in per_replication.columns]
 
     def blocks(frame: pd.DataFrame) -> dict[str, Any]:
-        return {name: metric_block(frame[name], METRIC_UNITS[name]) for name in metric_names}
+        return {name: metric_block(frame[name], name) for name in metric_names}
 
     overall = per_replication[per_replication["persona"] == ALL].sort_values("replication")
     by_persona = {
