@@ -106,14 +106,20 @@ def metric_range(name: str) -> tuple[float, float]:
     return (0.0, 1.0) if METRIC_UNITS[name].startswith("share") else (0.0, math.inf)
 
 #: The columns of each row table that `replication_metrics` and `hourly_timeseries` read (with
-#: sim/storage.py and sim/theft_metrics.py): a run reads only these back from its spool (sim/spool.py).
+#: sim/storage.py and sim/theft_metrics.py) besides the per-user figures: a run reads only these back
+#: from its spool (sim/spool.py), one replication at a time.
 METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
-    "chains": ("replication", "persona", "user", "authorized_at_s", "ended_at_s", "end_reason", "refreshes"),
-    "reauths": ("replication", "persona", "user", "at_s", "cause", "mid_session"),
+    "chains": ("replication", "persona", "authorized_at_s", "ended_at_s", "end_reason", "refreshes"),
+    "reauths": ("replication", "persona", "at_s", "cause", "mid_session"),
     "thefts": (
         "replication", "persona", "stolen_at_s", "ended_at_s", "end_reason", "detected", "dwell_s",
         "victim_reauths",
     ),
+}
+#: The columns PerUserFigures reads, one chunk of whole users (a shard) at a time.
+PER_USER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "chains": ("replication", "persona", "user", "authorized_at_s", "ended_at_s"),
+    "reauths": ("persona", "user", "at_s"),
 }
 
 
@@ -149,11 +155,13 @@ def replication_metrics(
     revocation_lags: dict[tuple[int, str], list[tuple[float, float]]] | None = None,
     minute_rotations: dict[tuple[int, str], np.ndarray] | None = None,
     storage: StorageModel | None = None,
+    per_user: dict[tuple[int, str], PerUserFigures] | None = None,
 ) -> pd.DataFrame:
     """One row per (replication, persona incl. "*") with a column per metric.
 
     Without `storage` the storage metrics are NaN; without thefts the theft metrics are NaN; without
-    revocation lags the lag metrics are NaN.
+    revocation lags the lag metrics are NaN. `per_user`: the PerUserFigures of each (replication,
+    persona), computed chunk by chunk by the caller (default: from `chains` and `reauths`).
     """
     rows = []
     chain_groups = dict(tuple(chains.groupby(["replication", "persona"], sort=False)))
@@ -175,7 +183,10 @@ def replication_metrics(
             minute = _sum_arrays([minute_requests.get(k) for k in keys])
             hourly = _sum_arrays([hourly_counts.get(k) for k in keys])
             rejected = [t for k in keys for t in rejected_logins.get(k, [])]
-            values = _metrics_for(c, r, minute, hourly, rejected, n_users, window)
+            figures = None
+            if per_user is not None:
+                figures = PerUserFigures.combine((per_user[k] for k in keys if k in per_user), window)
+            values = _metrics_for(c, r, minute, hourly, rejected, n_users, window, figures)
             stolen = [theft_groups[k] for k in keys if k in theft_groups]
             values.update(theft_metrics(pd.concat(stolen) if stolen else pd.DataFrame(), window.warmup))
             values.update(_lag_metrics([lag for k in keys for lag in lags.get(k, [])], window))
@@ -220,6 +231,7 @@ def _metrics_for(
     rejected: list[float],
     n_users: int,
     window: Window,
+    per_user: PerUserFigures | None = None,
 ) -> dict[str, float]:
     user_months = max(n_users, 1) * window.months
     out: dict[str, float] = {}
@@ -230,7 +242,12 @@ def _metrics_for(
     for cause in CAUSES:
         out[f"forced_reauth_per_user_month.{cause}"] = float(counts.get(cause, 0)) / user_months
     out["mid_session_reauth_per_user_month"] = float(in_window["mid_session"].sum()) / user_months
-    out["users_with_forced_reauth_share_monthly"] = _monthly_user_share(in_window, n_users, window)
+    if per_user is None:
+        per_user = PerUserFigures.of(chains, reauths, window)
+    forced_by_month = per_user.users_forced_by_month
+    out["users_with_forced_reauth_share_monthly"] = (
+        float(forced_by_month.mean()) / n_users if n_users else math.nan
+    )
 
     authorized = chains["authorized_at_s"].to_numpy(dtype=float)
     ended = chains["ended_at_s"].to_numpy(dtype=float)  # NaN while valid at the horizon
@@ -260,7 +277,7 @@ def _metrics_for(
     )
     out["active_chains_per_user"] = float(overlap.sum()) / window.length / max(n_users, 1)
     out["active_chains_peak"] = float(_peak_active(authorized, ended, window))
-    out["active_chains_per_user_max"] = float(_peak_active_per_user(chains, window))
+    out["active_chains_per_user_max"] = float(per_user.peak_chains)
 
     born = authorized >= window.warmup
     lifetimes = (end_or_horizon - authorized)[born] / DAY
@@ -278,23 +295,52 @@ def _metrics_for(
     return out
 
 
-def _monthly_user_share(reauths: pd.DataFrame, n_users: int, window: Window) -> float:
-    """Mean over the window's whole 30-day months of the share of users with a forced re-auth."""
-    if n_users == 0:
-        return math.nan
-    months = max(1, math.floor(window.length / MONTH))
+@dataclass(frozen=True)
+class PerUserFigures:
+    """The figures that need each user's rows together. Computed on any chunks of whole users (a
+    shard's rows, say) and combined, they equal those of all the rows at once."""
+
+    #: The most valid chains any one user held at once within the window.
+    peak_chains: int
+    #: Users with at least one forced re-authentication, per whole 30-day month of the window.
+    users_forced_by_month: np.ndarray
+
+    @classmethod
+    def of(cls, chains: pd.DataFrame, reauths: pd.DataFrame, window: Window) -> PerUserFigures:
+        """The figures of these rows (every row of each user they contain)."""
+        return cls(_peak_active_per_user(chains, window), _users_forced_by_month(reauths, window))
+
+    @staticmethod
+    def combine(parts: Iterable[PerUserFigures], window: Window) -> PerUserFigures:
+        """The figures of disjoint sets of users together."""
+        parts = list(parts)
+        return PerUserFigures(
+            max((part.peak_chains for part in parts), default=0),
+            np.sum([part.users_forced_by_month for part in parts], axis=0, dtype=np.int64)
+            if parts
+            else np.zeros(_whole_months(window), dtype=np.int64),
+        )
+
+
+def _whole_months(window: Window) -> int:
+    return max(1, math.floor(window.length / MONTH))
+
+
+def _users_forced_by_month(reauths: pd.DataFrame, window: Window) -> np.ndarray:
+    """For each whole 30-day month of the window, how many users had a forced re-authentication."""
+    months = _whole_months(window)
     span = MONTH if window.length >= MONTH else window.length
-    month = ((reauths["at_s"].to_numpy(dtype=float) - window.warmup) // span).astype(np.int64)
-    keep = month < months
+    at = reauths["at_s"].to_numpy(dtype=float)
+    month = ((at - window.warmup) // span).astype(np.int64)
+    keep = (at >= window.warmup) & (month < months)
     distinct = pd.DataFrame(
         {
             "month": month[keep],
             "persona": reauths["persona"].to_numpy()[keep],  # a user is identified by persona and index
             "user": reauths["user"].to_numpy()[keep],
         }
-    )
-    per_month = distinct.drop_duplicates().groupby("month").size()
-    return float(per_month.reindex(range(months), fill_value=0).mean()) / n_users
+    ).drop_duplicates()
+    return np.bincount(distinct["month"].to_numpy(dtype=np.int64), minlength=months).astype(np.int64)
 
 
 def _peak_active(authorized: np.ndarray, ended: np.ndarray, window: Window) -> int:

@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 
 from sim.behaviour import simulate_users
-from sim.metrics import METRIC_COLUMNS, Window, hourly_timeseries, replication_metrics
+from sim.metrics import (
+    METRIC_COLUMNS,
+    PER_USER_COLUMNS,
+    PerUserFigures,
+    Window,
+    hourly_timeseries,
+    replication_metrics,
+)
 from sim.output import write_table
 from sim.policy import Policy
 from sim.recording import Recorder
@@ -239,6 +246,7 @@ def _metrics(scenario: Scenario, merged: _Merged, spool: TableSpool) -> tuple[pd
     window = Window(warmup=scenario.warmup, horizon=scenario.horizon)
     metrics, series = [], []
     for replication in range(scenario.replications):
+        per_user = _per_user_figures(spool, replication, window)
         chains, reauths, thefts = (spool.read(name, METRIC_COLUMNS[name], replication) for name in TABLES)
         metrics.append(
             replication_metrics(
@@ -255,6 +263,7 @@ def _metrics(scenario: Scenario, merged: _Merged, spool: TableSpool) -> tuple[pd
                 revocation_lags=merged.revocation_lags,
                 minute_rotations=merged.minute_rotations,
                 storage=storage,
+                per_user=per_user,
             )
         )
         counts = {key: c for key, c in merged.hourly_counts.items() if key[0] == replication}
@@ -262,6 +271,17 @@ def _metrics(scenario: Scenario, merged: _Merged, spool: TableSpool) -> tuple[pd
     # a replication without hours gives an untyped empty frame: keep it only when all are empty
     timeseries = [frame for frame in series if len(frame)] or series[:1]
     return pd.concat(metrics, ignore_index=True), pd.concat(timeseries, ignore_index=True)
+
+
+def _per_user_figures(
+    spool: TableSpool, replication: int, window: Window
+) -> dict[tuple[int, str], PerUserFigures]:
+    """The figures that need each user's rows together, one shard at a time (a shard has whole users)."""
+    parts: dict[tuple[int, str], list[PerUserFigures]] = {}
+    for persona, rows in spool.shards(replication, PER_USER_COLUMNS):
+        figures = PerUserFigures.of(rows["chains"], rows["reauths"], window)
+        parts.setdefault((replication, persona), []).append(figures)
+    return {key: PerUserFigures.combine(found, window) for key, found in parts.items()}
 
 
 class _Merged:

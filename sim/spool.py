@@ -140,6 +140,19 @@ class TableSpool:
             tables = [_empty(name, selected)]
         return pa.concat_tables(tables).to_pandas()
 
+    def shards(
+        self, replication: int, columns: dict[str, Sequence[str]]
+    ) -> Iterator[tuple[str, dict[str, pd.DataFrame]]]:
+        """Each shard of one replication in order: its persona, and its rows of each table in `columns`
+        (table name -> the columns to read). A shard holds every row of its users."""
+        names = list(columns)
+        for path in self.parts(names[0], replication):
+            persona = self.personas[int(path.name.split("-")[1][1:])]  # r…-pINDEX-u….parquet
+            yield persona, {
+                name: pq.read_table(self.directory / name / path.name, columns=list(wanted)).to_pandas()
+                for name, wanted in columns.items()
+            }
+
     def batches(self, name: str) -> Iterator[pa.RecordBatch]:
         """Table `name` in order, as record batches of at most ROW_GROUP_ROWS rows."""
         for path in self.parts(name):
