@@ -93,8 +93,6 @@ class Recorder:
             self._flush()
             self._key = key
         self._user = user
-        if sum(map(len, self._pending)) >= _FLUSH_EVERY:  # bounds memory; checked once per user
-            self._flush()
         self.users[key] = self.users.get(key, 0) + 1
         self.devices[key] = self.devices.get(key, 0) + devices
 
@@ -102,12 +100,18 @@ class Recorder:
 
     def request(self, t: float, kind: int) -> None:
         """One token-endpoint request (or, with kind SESSION, a session start) at time t."""
-        self._pending[kind].append(t)
+        pending = self._pending[kind]
+        pending.append(t)
+        if len(pending) >= _FLUSH_EVERY:  # counts, not times, are kept: memory stays bounded
+            self._flush()
 
     def refreshes(self, times: list[float], first_rotated: bool = True) -> None:
         """Successful refreshes; each rotated the token but a first that was a retry in the reuse interval."""
-        self._pending[REFRESH_OK].extend(times)
+        pending = self._pending[REFRESH_OK]
+        pending.extend(times)
         self._rotations.extend(times if first_rotated else times[1:])
+        if len(pending) >= _FLUSH_EVERY:
+            self._flush()
 
     def rotations(self, times: list[float]) -> None:
         """Successful refreshes that issued a new refresh token (not retries within the reuse interval)."""

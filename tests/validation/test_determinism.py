@@ -167,3 +167,13 @@ def test_more_users_leave_the_first_users_unchanged(base_run: RunResult) -> None
             check_exact=True,
             obj=table,
         )
+
+
+def test_when_the_recorder_flushes_its_buffers_does_not_change_the_counts(
+    base_run: RunResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.recording
+
+    monkeypatch.setattr(sim.recording, "_FLUSH_EVERY", 7)  # flush inside users and inside sessions
+    flushed_often = run(scenario_dict())
+    assert_same_run(base_run, flushed_often)  # the timeseries and per-minute peaks included
