@@ -66,3 +66,25 @@ def test_a_user_holding_three_at_once_is_the_peak_even_if_another_holds_more_in_
     assert _peak_active_per_user(chains, Window(warmup=0.0, horizon=10.0)) == 3
     # after 9 the first user holds one; the second never holds more than one (ends come first)
     assert _peak_active_per_user(chains, Window(warmup=9.5, horizon=10.0)) == 1
+
+
+def brute_force_peak(authorized: np.ndarray, ended: np.ndarray, window: Window) -> int:
+    """The level entering the window, and after all the events of each instant within it."""
+
+    def level(t: float, strictly_before: bool) -> int:
+        if strictly_before:
+            return int(np.sum(authorized < t) - np.sum(ended < t))
+        return int(np.sum(authorized <= t) - np.sum(ended <= t))  # NaN ends never count
+
+    instants = {float(t) for t in np.concatenate([authorized, ended]) if window.warmup <= t <= window.horizon}
+    return max([level(window.warmup, True), *(level(t, False) for t in instants)])
+
+
+@settings(max_examples=300, deadline=None)
+@given(chain_tables())
+def test_population_peak_equals_the_brute_force_level(case: tuple[pd.DataFrame, Window]) -> None:
+    chains, window = case
+    authorized = chains["authorized_at_s"].to_numpy(dtype=float)
+    ended = chains["ended_at_s"].to_numpy(dtype=float)
+    expected = brute_force_peak(authorized, ended, window) if len(chains) else 0
+    assert _peak_active(authorized, ended, window) == expected
