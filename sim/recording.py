@@ -180,14 +180,15 @@ class Recorder:
         self._flush()
         return self
 
-    def _bins(self, times: np.ndarray, width: float, count: int) -> np.ndarray:
-        """The index of the `width`-second bin of each time, clipped to the `count` bins of the run."""
-        return np.clip((times // width).astype(np.int64), 0, count - 1)
+    @staticmethod
+    def _count(times: list[float] | np.ndarray, width: float, bins: int) -> np.ndarray:
+        """How many of `times` fall in each `width`-second bin of the run (out-of-range times clipped)."""
+        index = np.clip((np.asarray(times, dtype=float) // width).astype(np.int64), 0, bins - 1)
+        return np.bincount(index, minlength=bins)
 
     def _flush(self) -> None:
         if self._rotations:
-            rotated = self._bins(np.asarray(self._rotations), 60.0, self._minutes)
-            counts = np.bincount(rotated, minlength=self._minutes).astype(np.int32)
+            counts = self._count(self._rotations, 60.0, self._minutes).astype(np.int32)
             if self._key in self.minute_rotations:
                 self.minute_rotations[self._key] += counts
             else:
@@ -204,10 +205,8 @@ class Recorder:
         for pending in self._pending:
             pending.clear()
         requests = np.concatenate([times[AUTHORIZATION], times[REFRESH_OK], times[REFRESH_FAILED]])
-        per_minute += np.bincount(self._bins(requests, 60.0, self._minutes), minlength=self._minutes).astype(
-            np.int32
-        )
-        hours = [np.bincount(self._bins(t, 3600.0, self._hours), minlength=self._hours) for t in times]
+        per_minute += self._count(requests, 60.0, self._minutes).astype(np.int32)
+        hours = [self._count(t, 3600.0, self._hours) for t in times]
         hourly[0] += hours[AUTHORIZATION]
         hourly[1] += hours[REFRESH_OK] + hours[REFRESH_FAILED]  # every refresh request, failed ones too
         hourly[2] += hours[REFRESH_FAILED]
