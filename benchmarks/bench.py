@@ -3,7 +3,7 @@
 Run with `make bench` (or `python benchmarks/bench.py`). Everything is measured in one process run, so
 the ratios compare like with like on a shared, noisy machine:
 
-1. the full model (`sim.runner.run_shard`, one process) on benchmarks/office.yaml: sessions per second
+1. the full model (`sim.run.runner.run_shard`, one process) on benchmarks/office.yaml: sessions per second
    and simulated user-days per second;
 2. a bare SimPy model of the same sessions: one process per device, a timeout at each session start and
    end drawn from the same distributions and the same random streams, no policy, no metrics; and the
@@ -32,11 +32,12 @@ import simpy
 from rich.console import Console
 from rich.table import Table
 
-from sim import streams
-from sim.behaviour import blocks
-from sim.runner import ShardTask, run_scenario, run_shard
+from sim.model import streams
+from sim.model.behaviour import blocks
+from sim.model.schedule import WeeklySchedule
+from sim.run.runner import run_scenario
+from sim.run.shards import ShardTask, run_shard
 from sim.scenario import Scenario, load_scenario
-from sim.schedule import WeeklySchedule
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "office.yaml"

@@ -25,16 +25,15 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import plots
-from sim.metrics import ALL
-from sim.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
-from sim.report import ReportPaths, build_report
+from sim.analysis.stats import mean_ci
+from sim.analysis.summary import build_summary
+from sim.core.metric_names import ALL
+from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
+from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
 from sim.report.tables import exposure_days, pareto_mask
-from sim.runner import RunResult, run_scenario
+from sim.run.runner import RunResult, run_scenario
 from sim.scenario import Scenario, load_scenario, scenario_from_dict
-from sim.stats import mean_ci
-from sim.summary import build_summary
 
 __all__ = [
     "RunResult",
@@ -67,20 +66,13 @@ def with_overrides(scenario: Scenario | str | os.PathLike[str], overrides: Mappi
     """A scenario (or scenario file) with values replaced at dotted paths, validated like a file.
 
     Paths are those of a sweep: `policy.sliding_lifetime`, `population.office.users`,
-    `population[0].clients.tabs`, `horizon`. Raises `sim.validation.ConfigError` (with "did you mean")
+    `population[0].clients.tabs`, `horizon`. Raises `sim.core.validation.ConfigError` (with "did you mean")
     for an unknown path or an invalid value.
     """
-    from sim.sweep import PathError, base_config, cell_config
-    from sim.validation import ConfigError, Problem
+    from sim.scenario.overrides import with_path_overrides
 
     base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    if not overrides:
-        return base
-    try:
-        config = cell_config(base_config(base), base, dict(overrides))
-    except PathError as exc:
-        raise ConfigError([Problem(("overrides",), str(exc))]) from None
-    return scenario_from_dict(config, source="overrides")
+    return with_path_overrides(base, overrides)
 
 
 def run(
@@ -156,7 +148,7 @@ def paired_difference(result: RunResult, baseline: RunResult, name: str,
 
 def write(result: RunResult, out_dir: str | os.PathLike[str], fmt: str = "parquet") -> Path:
     """Write summary.json and the tables as `tokensim run` does (atomically); return the directory."""
-    from sim.commands.run import write_run
+    from sim.experiments.run import write_run
 
     out = Path(out_dir)
     write_run(result, out, fmt)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli import main
+from sim.cli.main import main
 from tests.scenario.broken_cases import BROKEN_CASES
 
 ROOT = Path(__file__).resolve().parent.parent

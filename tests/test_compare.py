@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.commands.compare import METRICS
-from sim.durations import parse_duration
-from sim.policy import Policy
-from sim.presets import PRESETS, Preset
+from sim.cli.commands.compare import METRICS
+from sim.cli.main import main
+from sim.core.durations import parse_duration
+from sim.policy.model import Policy
+from sim.policy.presets import PRESETS, Preset
 
 TINY = """\
 name: tiny-compare

@@ -18,15 +18,17 @@ import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal
 
-import sim.runner
-import sim.spool
-from sim.cli import main
-from sim.metrics import Window, hourly_timeseries, replication_metrics
-from sim.recording import CHAIN_COLUMNS, REAUTH_COLUMNS, THEFT_COLUMNS, Recorder
-from sim.runner import RunResult, _Merged, plan_shards, run_scenario, run_shard
+import sim.run.runner
+import sim.run.shards
+import sim.run.spool
+from sim.analysis.metrics import Window, hourly_timeseries, replication_metrics
+from sim.analysis.storage import StorageModel
+from sim.cli.main import main
+from sim.model.recording import CHAIN_COLUMNS, REAUTH_COLUMNS, THEFT_COLUMNS, Recorder
+from sim.run.runner import RunResult, _Merged, run_scenario
+from sim.run.shards import plan_shards, run_shard
+from sim.run.spool import ORDER, SCHEMAS, TABLES, TableSpool
 from sim.scenario import Scenario, scenario_from_yaml
-from sim.spool import ORDER, SCHEMAS, TABLES, TableSpool
-from sim.storage import StorageModel
 
 THREATS = {
     "office": "    threats: {thefts_per_year: 6, strategy: immediate}\n",
@@ -79,11 +81,11 @@ def scenario() -> Scenario:
 
 @pytest.fixture
 def tiny_shards(monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(sim.runner, "MAX_SHARD_USERS", 4)
+    monkeypatch.setattr(sim.run.shards, "MAX_SHARD_USERS", 4)
     return 4
 
 
-def whole_recorders(scenario: Scenario) -> list[tuple[sim.runner.ShardTask, Recorder]]:
+def whole_recorders(scenario: Scenario) -> list[tuple[sim.run.shards.ShardTask, Recorder]]:
     """Every persona and replication in one shard: the planned first shards widened to all users."""
     firsts = [task for task in plan_shards(scenario, workers=1) if task.start == 0]
     tasks = [dataclasses.replace(task, stop=task.persona.users) for task in firsts]
@@ -207,10 +209,10 @@ def test_run_writes_the_same_files_whatever_the_workers_and_shards(
     path = tmp_path / "spool.yaml"
     path.write_text(scenario_text())
     # small row groups, so that they straddle the parts of different shards
-    monkeypatch.setattr(sim.spool, "ROW_GROUP_ROWS", 37)
+    monkeypatch.setattr(sim.run.spool, "ROW_GROUP_ROWS", 37)
     runs = {"one": ("1", 2000), "two": ("2", 2000), "tiny": ("2", 3)}
     for label, (workers, shard_users) in runs.items():
-        monkeypatch.setattr(sim.runner, "MAX_SHARD_USERS", shard_users)
+        monkeypatch.setattr(sim.run.shards, "MAX_SHARD_USERS", shard_users)
         out = tmp_path / label
         args = ["run", str(path), "--out", str(out), "--quiet", "--workers", workers, "--format", fmt]
         assert main(args) == 0
@@ -292,7 +294,7 @@ def test_run_leaves_nothing_behind_when_it_fails(
     def broken(*args: object) -> None:
         raise RuntimeError("metrics failed")
 
-    monkeypatch.setattr(sim.runner, "_metrics", broken)
+    monkeypatch.setattr(sim.run.runner, "_metrics", broken)
     with pytest.raises(RuntimeError, match="metrics failed"):
         main(["run", str(path), "--out", str(out), "--quiet", "--workers", "1"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["spool.yaml"]  # no out, no hidden spool

@@ -1,9 +1,9 @@
 """Reports: `report.md`, a self-contained `report.html` and `figures/*.png|svg` for a run or a sweep.
 
 `build_report(directory)` reads what `tokensim run` or `tokensim sweep` wrote into `directory`
-(summary.json and the tables, Parquet or CSV), draws the figures with `sim.plots` from tidy tables
+(summary.json and the tables, Parquet or CSV), draws the figures with `sim.report.plots` from tidy tables
 (`sim.report.tables`), writes the headline sentences from summary.json's numbers (`sim.report.text`)
-and writes every file atomically (`sim.output`). The HTML embeds its figures as base64 PNG and its
+and writes every file atomically (`sim.core.output`). The HTML embeds its figures as base64 PNG and its
 stylesheet inline: it opens offline and references nothing outside itself.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from sim.output import write_text_atomic
-from sim.plots import save_figure
+from sim.core.output import write_text_atomic
 from sim.report.data import ReportInputError, RunFiles, is_sweep, read_summary
+from sim.report.plots import save_figure
 from sim.report.render import markdown_to_html
 
 __all__ = ["ReportInputError", "ReportPaths", "build_report"]

@@ -7,9 +7,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from sim import __version__, plots
-from sim.metrics import ALL, METRIC_UNITS
-from sim.report import tables
+from sim import __version__
+from sim.core.metric_names import ALL, METRIC_UNITS
+from sim.report import plots, tables
 from sim.report.data import RunFiles
 from sim.report.render import md_escape
 from sim.report.text import (
@@ -143,7 +143,7 @@ def figure_lines(heading: str, path: str, caption: str) -> list[str]:
 
 def has_thefts(files: RunFiles) -> bool:
     """True when the run has thefts that count (stolen in the measured window from a device with a token)."""
-    from sim.theft_metrics import measured_thefts
+    from sim.analysis.theft_metrics import measured_thefts
 
     if files.thefts is None or files.thefts.empty:
         return False

@@ -7,13 +7,13 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import __version__, plots
-from sim.metrics import ALL
-from sim.report import tables
+from sim import __version__
+from sim.core.metric_names import ALL
+from sim.report import plots, tables
 from sim.report.render import md_escape
 from sim.report.run import Figures, figure_lines, scenario_tables
 from sim.report.text import num, pct, with_ci
-from sim.sweep import short_names
+from sim.scenario.paths import short_names
 
 FRICTION_LABEL = "forced re-authentications per user per month"
 

@@ -1,7 +1,7 @@
 """Tidy tables behind the report's figures, derived from a run's (or a sweep's) output tables.
 
 Every function reads plain DataFrames and dicts (the files `tokensim run` and `tokensim sweep` write),
-never simulator objects, and returns a small DataFrame that one function of `sim.plots` draws.
+never simulator objects, and returns a small DataFrame that one function of `sim.report.plots` draws.
 
 Conventions: times in the run tables are seconds from a Monday 00:00; the measured window is
 [warmup, horizon]; persona `"*"` is the whole population.
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.durations import DAY, HOUR, WEEK
-from sim.metrics import ALL, CAUSES
+from sim.core.durations import DAY, HOUR, WEEK
+from sim.core.metric_names import ALL, CAUSES
 
 FRICTION = "forced_reauth_per_user_month"
 #: A metric that, when present in a summary, measures exposure directly (a later feature).
@@ -190,7 +190,8 @@ def dwell_table(thefts: pd.DataFrame, warmup: float, personas: Sequence[str] | N
                 max_points: int = 600) -> pd.DataFrame:
     """Kaplan-Meier survival of attacker dwell time (days) per persona, with 95% bands.
 
-    The thefts counted are those of the theft metrics (`sim.theft_metrics.measured_thefts`: stolen in the
+    The thefts counted are those of the theft metrics (`sim.analysis.theft_metrics.measured_thefts`: stolen
+    in the
     measured window, with a token to use); replications are pooled; a theft still active at the horizon
     is right-censored at its dwell so far (`scipy.stats.ecdf` on `CensoredData`, as `survival_table`).
     With thefts in more than one persona, everyone (`"*"`) comes first. Columns: persona, days, survival,
@@ -198,8 +199,8 @@ def dwell_table(thefts: pd.DataFrame, warmup: float, personas: Sequence[str] | N
     ended; computed before thinning), active_share (share still active at the horizon). Long curves are
     thinned on a geometric grid of ages (the figure's x axis is logarithmic).
     """
-    from sim.survival import km_quantile
-    from sim.theft_metrics import measured_thefts
+    from sim.analysis.survival import km_quantile
+    from sim.analysis.theft_metrics import measured_thefts
 
     columns = ["persona", "days", "survival", "ci_low", "ci_high", "thefts", "censored", "median_days",
                "active_share"]
@@ -358,7 +359,7 @@ def exposure_days(policy: Mapping[str, Any], horizon_days: float) -> float:
     with an unlimited absolute lifetime, or one renewed by every rotation (`absolute_anchor: token`), a
     token kept in use never has to stop, so the window is the whole horizon.
     """
-    from sim.policy import Policy
+    from sim.policy.model import Policy
 
     resolved = Policy.from_dict(dict(policy))
     if resolved.absolute_lifetime is None or resolved.absolute_anchor == "token":
@@ -425,7 +426,7 @@ def sweep_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
     `resolved_scenario`, an overridden `policy.absolute_lifetime` or else the horizon), point (a short label:
     the swept values for a grid, the case name for cases) and pareto (on the Pareto front).
     """
-    from sim.sweep import apply_overrides, value_at, value_text
+    from sim.scenario.paths import apply_overrides, value_at, value_text
 
     base = dict(summary.get("resolved_scenario") or {})
     base.pop("sweep", None)
@@ -497,7 +498,7 @@ def pareto_mask(exposure: np.ndarray, friction: np.ndarray) -> np.ndarray:
 def _days(value: Any) -> float | None:
     if value is None:
         return None
-    from sim.durations import parse_duration
+    from sim.core.durations import parse_duration
 
     try:
         return parse_duration(value) / DAY

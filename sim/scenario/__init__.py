@@ -3,12 +3,12 @@
 - `load_scenario(path)`: read a file (safe YAML; problems carry file, line and field).
 - `scenario_from_dict(data)` / `scenario_from_yaml(text)`: the same from a dict or a string.
 - `scenario_json_schema()`: the JSON Schema of the file format (`docs/scenario.schema.json`).
-- The distribution types used for random quantities (`sim.distributions`).
+- The distribution types used for random quantities (`sim.core.distributions`).
 
 The field reference is `docs/scenario.md`.
 """
 
-from sim.distributions import (
+from sim.core.distributions import (
     CountDist,
     CountDistribution,
     Distribution,

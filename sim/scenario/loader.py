@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sim.distributions import shown
+from sim.core.distributions import shown
+from sim.core.validation import ConfigError, Loc, Problem, describe_errors
 from sim.scenario.model import Scenario
-from sim.validation import ConfigError, Loc, Problem, describe_errors
 
 #: At most this many YAML nodes after expanding aliases (a real scenario has a few hundred).
 MAX_NODES = 100_000

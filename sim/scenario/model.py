@@ -1,7 +1,7 @@
 """The scenario model: who the users are, how they behave, and which refresh-token policy they meet.
 
 A `Scenario` is validated once (from YAML by `sim.scenario.loader`, or from a dict) and is immutable.
-Durations are seconds (float); distributions are the fast objects of `sim.distributions`.
+Durations are seconds (float); distributions are the fast objects of `sim.core.distributions`.
 `to_config()` gives the fully resolved scenario back in its YAML form.
 
 Defaults are written in their YAML form (`"0s"`, `{uniform: ...}`) and validated like user input, so
@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from sim.distributions import (
+from sim.core.distributions import (
     CountDist,
     CountDistribution,
     DurationDist,
@@ -40,11 +40,12 @@ from sim.distributions import (
     rule_error,
     shown,
 )
-from sim.durations import format_duration
-from sim.policy import Policy
-from sim.requirements import parse_requirement
+from sim.core.durations import format_duration
+from sim.core.validation import ConfigError, Problem, suggest
+from sim.policy.model import Policy
+from sim.scenario.paths import check_path
+from sim.scenario.requirements import parse_requirement
 from sim.scenario.threats import Storage, Threats
-from sim.validation import ConfigError, Problem, suggest
 
 Schedule = Literal["always", "weekdays", "business_hours"]
 SCHEDULES: tuple[str, ...] = ("always", "weekdays", "business_hours")
@@ -388,8 +389,6 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _sweep_paths_and_personas(self) -> Scenario:
-        from sim.sweep import base_config, check_path  # sim.sweep builds cells with the loader
-
         errors: list[InitErrorDetails] = []
 
         def error(loc: tuple[str | int, ...], message: str, value: object) -> None:
@@ -397,7 +396,7 @@ class Scenario(_Section):
             errors.append(InitErrorDetails(type=kind, loc=loc, input=value))
 
         if self.sweep is not None:
-            config = base_config(self)
+            config = {k: v for k, v in self.to_config().items() if k not in ("sweep", "requirements")}
             for loc, path in self.sweep.override_locations():
                 problem = check_path(config, path)
                 if problem is not None:

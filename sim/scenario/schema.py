@@ -4,7 +4,7 @@ Derived from the pydantic models: their fields carry titles, descriptions, defau
 custom field types (durations, distributions, the policy) declare their written form through
 `WithJsonSchema` / `__get_pydantic_json_schema__`, using `{"x-ref": NAME}` placeholders that are
 turned into `$ref`s to the shared definitions built here. The policy section is described from
-`sim.policy.Policy`'s fields (its pydantic schema shows the parsed form: seconds and nulls).
+`sim.policy.model.Policy`'s fields (its pydantic schema shows the parsed form: seconds and nulls).
 
 `docs/scenario.schema.json` is this function's output; regenerate it with
 `python -m sim schema --out docs/scenario.schema.json`.
@@ -18,8 +18,8 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from sim.policy import GENERIC_DEFAULTS, Policy
-from sim.presets import PRESETS
+from sim.policy.model import GENERIC_DEFAULTS, Policy
+from sim.policy.presets import PRESETS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

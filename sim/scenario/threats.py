@@ -1,9 +1,10 @@
 """The threat model (a persona's `threats:` section) and the token store's bookkeeping (`storage:`).
 
 `threats` says how often a device's tokens are stolen and what the attacker then does with them; the
-attacker itself is simulated in `sim.threats`. `storage` says how the authorization server keeps its rows
+attacker itself is simulated in `sim.model.threats`. `storage` says how the authorization server keeps its
+rows
 (consumed one-time tokens kept for replay detection, the cleanup job); it only changes the storage
-figures computed by `sim.storage`, never the simulation.
+figures computed by `sim.analysis.storage`, never the simulation.
 
 Both sections are optional. A persona without `threats:` has no thefts (and the section is left out of the
 resolved scenario); a scenario without `storage:` uses the defaults below.
@@ -15,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from sim.distributions import (
+from sim.core.distributions import (
     DURATION_JSON,
     NonNegativeDuration,
     Probability,
@@ -24,8 +25,8 @@ from sim.distributions import (
     duration_config,
     shown,
 )
-from sim.durations import DURATION_HELP
-from sim.validation import suggest
+from sim.core.durations import DURATION_HELP
+from sim.core.validation import suggest
 
 #: What an attacker does with a stolen refresh token (see `Threats.strategy` and sim/threats.py).
 Strategy = Literal["immediate", "when_idle", "daily"]

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from sim.durations import format_duration, parse_duration
-from sim.policy import Policy
-from sim.validation import ConfigError
+from sim.core.durations import format_duration, parse_duration
+from sim.core.validation import ConfigError
+from sim.policy.model import Policy
 
 DAY = 86400.0
 VISMA = {"preset": "visma_connect"}

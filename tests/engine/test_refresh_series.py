@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.engine import TokenEngine
-from sim.policy import Policy
+from sim.policy.engine import TokenEngine
+from sim.policy.model import Policy
 
 
 @st.composite

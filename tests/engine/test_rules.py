@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from sim.durations import parse_duration
-from sim.engine import END_REASONS, FAILURE_REASONS, ChainInfo, TokenEngine
-from sim.policy import Policy
-from sim.validation import ConfigError
+from sim.core.durations import parse_duration
+from sim.core.reasons import END_REASONS, FAILURE_REASONS
+from sim.core.validation import ConfigError
+from sim.policy.engine import ChainInfo, TokenEngine
+from sim.policy.model import Policy
 
 EPS = 1e-6
 USAGES = ("reuse", "one_time")

@@ -1,6 +1,7 @@
 """Model-based test of the token engine against a deliberately plain reference model.
 
-The model is written from the specification only (not from `sim.engine`): it keeps a list of chains, each
+The model is written from the specification only (not from `sim.policy.engine`): it keeps a list of
+chains, each
 with every refresh token it issued (opaque values, compared only for equality) and when each was
 consumed, and recomputes every expiry by scanning all chains before each operation. It knows nothing of
 how the engine encodes tokens or files its deadlines.
@@ -26,8 +27,9 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from sim.engine import END_REASONS, ChainInfo, TokenEngine
-from sim.policy import Policy
+from sim.core.reasons import END_REASONS
+from sim.policy.engine import ChainInfo, TokenEngine
+from sim.policy.model import Policy
 
 USERS = ("u0", "u1", "u2")
 #: u0 is picked more often so that one user reaches the cap and holds several chains.

@@ -3,7 +3,7 @@
 Random policies here also draw the knobs the vendor presets need: `refresh_token_usage: rotate_keep_old`,
 `absolute_anchor: token`, `max_reuse` 0..2, `idle_tolerance`, and an access-token lifetime that is a uniform
 distribution. The model is written from the specification in the README's policy table and the
-`sim.policy` docstring, not from `sim.engine`:
+`sim.policy.model` docstring, not from `sim.policy.engine`:
 
 - a chain's deadline is `min(last slide + sliding_lifetime + idle_tolerance, anchor + absolute_lifetime)`,
   where the anchor is the authorization (`absolute_anchor: chain`) or the issue of the chain's newest token
@@ -33,8 +33,9 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from sim.engine import END_REASONS, ChainInfo, TokenEngine
-from sim.policy import Policy
+from sim.core.reasons import END_REASONS
+from sim.policy.engine import ChainInfo, TokenEngine
+from sim.policy.model import Policy
 
 USERS = ("u0", "u1")
 USER_CHOICE = st.sampled_from(("u0", "u0", "u0", "u1"))

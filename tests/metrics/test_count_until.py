@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.storage import _count_until
+from sim.analysis.storage import _count_until
 
 VALUES = st.sampled_from([-math.inf, 0.0, 30.0, 59.999, 60.0, 60.001, 120.0, 600.0, math.inf, math.nan])
 

@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from sim.metrics import METRIC_UNITS, metric_range
-from sim.stats import mean_ci
-from sim.summary import metric_block
+from sim.analysis.stats import mean_ci
+from sim.analysis.summary import metric_block
+from sim.core.metric_names import METRIC_UNITS, metric_range
 
 # a rare event: most replications see none, so the t interval reaches below 0
 RARE = [0.0, 0.0, 0.0, 0.004]

@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.metrics import Window, _peak_active, _peak_active_per_user
+from sim.analysis.metrics import Window, _peak_active, _peak_active_per_user
 
 # few distinct times, so that starts and ends often coincide (the tie rule matters)
 TIMES = st.sampled_from([0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0])

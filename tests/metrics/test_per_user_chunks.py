@@ -6,8 +6,8 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.durations import DAY
-from sim.metrics import PerUserFigures, Window
+from sim.analysis.metrics import PerUserFigures, Window
+from sim.core.durations import DAY
 from tests.metrics.test_peak_per_user import chain_tables
 
 WINDOW = Window(warmup=10 * DAY, horizon=100 * DAY)

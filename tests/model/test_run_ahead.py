@@ -13,9 +13,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.behaviour import simulate_users
-from sim.policy import Policy
-from sim.recording import Recorder
+from sim.model.behaviour import simulate_users
+from sim.model.recording import Recorder
+from sim.policy.model import Policy
 from sim.scenario import Persona
 
 DURATIONS = ["30s", "5m", "20m", "1h", "4h", "1d", "3d"]
@@ -117,7 +117,7 @@ def test_running_ahead_equals_stepping_every_refresh(policy: Policy, persona: Pe
 
 def test_running_ahead_saves_events() -> None:
     """The shortcut is real: a long session of hourly refreshes needs one SimPy event, not one per hour."""
-    from sim.behaviour import UserSimulation
+    from sim.model.behaviour import UserSimulation
 
     policy = Policy.from_dict({"access_token_lifetime": "1h"})
     persona = Persona.model_validate(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.presets import PRESETS
+from sim.policy.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[2]
 

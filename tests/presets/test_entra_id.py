@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.engine import TokenEngine
+from sim.policy.engine import TokenEngine
 from tests.presets.timeline import (
     DAY,
     EPS,

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.durations import DAY, HOUR, MINUTE, parse_duration
-from sim.engine import TokenEngine
-from sim.policy import Policy
-from sim.validation import ConfigError
+from sim.core.durations import DAY, HOUR, MINUTE, parse_duration
+from sim.core.validation import ConfigError
+from sim.policy.engine import TokenEngine
+from sim.policy.model import Policy
 
 __all__ = [
     "DAY",

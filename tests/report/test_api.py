@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from sim import api
-from sim.validation import ConfigError
+from sim.core.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

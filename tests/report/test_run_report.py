@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
+from sim.analysis.theft_metrics import dwell_survival
+from sim.cli.main import main
 from sim.report import build_report, tables
 from sim.report.tables import CAUSE_WORDS
-from sim.theft_metrics import dwell_survival
 from tests.report.conftest import agrees, assert_self_contained
 
 #: The figures of a run without thefts (the storage figure: every run's time series has `stored_rows`).
@@ -322,7 +322,8 @@ def test_theft_section_sentences_agree_with_summary(theft_report: Path) -> None:
 
 
 def test_dwell_curves_match_the_theft_helpers(theft_report: Path) -> None:
-    """The figure's table is the Kaplan-Meier curve of `sim.theft_metrics.dwell_survival`, plus bands."""
+    """The figure's table is the Kaplan-Meier curve of `sim.analysis.theft_metrics.dwell_survival`,
+    plus bands."""
     summary = json.loads((theft_report / "summary.json").read_text())
     thefts = pd.read_parquet(theft_report / "thefts.parquet")
     warmup = summary["warmup_days"] * 86400.0

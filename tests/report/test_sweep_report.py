@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import COMMANDS, main
-from sim.metrics import METRIC_UNITS
+from sim.cli.main import COMMANDS, main
+from sim.core.metric_names import METRIC_UNITS
 from sim.report import build_report
 from sim.report.tables import DWELL, FRICTION
 from tests.report.conftest import agrees, assert_self_contained

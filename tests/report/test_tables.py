@@ -8,9 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import plots
-from sim.durations import DAY, HOUR, WEEK
-from sim.report import tables
+from sim.core.durations import DAY, HOUR, WEEK
+from sim.report import plots, tables
 from sim.report.text import interval, num, pct, run_headline
 
 

@@ -10,7 +10,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
-from sim.durations import DAY, HOUR
+from sim.core.durations import DAY, HOUR
 from sim.scenario import (
     CountDist,
     CountDistribution,

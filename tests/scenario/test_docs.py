@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.distributions import CountDistributionForm, DurationDistributionForm
-from sim.policy import Policy
+from sim.core.distributions import CountDistributionForm, DurationDistributionForm
+from sim.policy.model import Policy
 from sim.scenario import (
     Absences,
     Activity,

@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.core.validation import ConfigError
 from sim.scenario import Scenario, load_scenario
-from sim.validation import ConfigError
 from tests.scenario.broken_cases import VALID
 
 BASE: dict[str, Any] = yaml.safe_load(VALID)

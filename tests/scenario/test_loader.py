@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from sim.core.validation import ConfigError
 from sim.scenario import load_scenario, scenario_from_yaml
 from sim.scenario.loader import MAX_NODES
-from sim.validation import ConfigError
 from tests.scenario.broken_cases import BROKEN_CASES, VALID, insert, replace
 
 

@@ -9,8 +9,9 @@ import pydantic
 import pytest
 import yaml
 
-from sim.durations import DAY, HOUR
-from sim.policy import Policy
+from sim.core.durations import DAY, HOUR
+from sim.core.validation import ConfigError
+from sim.policy.model import Policy
 from sim.scenario import (
     Activity,
     Empirical,
@@ -28,7 +29,6 @@ from sim.scenario import (
     scenario_from_dict,
     scenario_from_yaml,
 )
-from sim.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from sim.durations import parse_duration
-from sim.policy import Policy
+from sim.core.durations import parse_duration
+from sim.policy.model import Policy
 from sim.scenario import (
     Absences,
     Activity,
@@ -71,7 +71,7 @@ def test_the_policy_schema_covers_every_policy_field() -> None:
         "evict_least_recently_used",
         "reject_new",
     ]
-    from sim.presets import PRESETS
+    from sim.policy.presets import PRESETS
 
     assert policy["properties"]["preset"]["enum"] == [*PRESETS, None]
     for prop in policy["properties"].values():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
+from sim.cli.main import main
 from tests.sweep.scenarios import CASES, scenario_text, write
 
 HOLDS = "forced_reauth_per_user_month < 100"

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.commands.sweep import run_sweep
-from sim.differences import differences, summary_table, welch_interval
-from sim.executors import local_executor
+from sim.analysis.differences import differences, summary_table, welch_interval
+from sim.cli.commands.sweep import run_sweep
+from sim.run.executors import local_executor
 from sim.scenario import scenario_from_yaml
 from tests.sweep.scenarios import scenario_text
 

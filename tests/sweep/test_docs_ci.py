@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from sim.requirements import parse_requirement
 from sim.scenario import scenario_from_yaml
+from sim.scenario.requirements import parse_requirement
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -10,10 +10,10 @@ import pytest
 from distributed import Client, LocalCluster
 from pandas.testing import assert_frame_equal
 
-from sim import executors
-from sim.cli import main
-from sim.commands.sweep import run_sweep
-from sim.executors import dask_executor, local_executor
+from sim.cli.commands.sweep import run_sweep
+from sim.cli.main import main
+from sim.run import executors
+from sim.run.executors import dask_executor, local_executor
 from sim.scenario import scenario_from_yaml
 from tests.sweep.scenarios import CASES, scenario_text
 

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from sim.core.validation import ConfigError
+from sim.experiments.cells import expand, plan_cells, swept_paths
 from sim.scenario import scenario_from_dict, scenario_from_yaml
-from sim.sweep import (
-    PathError,
-    apply_overrides,
-    base_config,
-    expand,
-    parse_path,
-    plan_cells,
-    short_names,
-    swept_paths,
-    value_at,
-)
-from sim.validation import ConfigError
+from sim.scenario.overrides import base_config
+from sim.scenario.paths import PathError, apply_overrides, parse_path, short_names, value_at
 from tests.sweep.scenarios import CASES, GRID, SKIPPING_GRID, scenario_text
 
 

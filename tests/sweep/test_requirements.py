@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sim.requirements import evaluate, parse_requirement, parse_requirements
+from sim.analysis.verdicts import evaluate
+from sim.core.validation import ConfigError
 from sim.scenario import scenario_from_yaml
-from sim.validation import ConfigError
+from sim.scenario.requirements import parse_requirement, parse_requirements
 from tests.sweep.scenarios import scenario_text
 
 

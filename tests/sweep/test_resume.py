@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-from sim.commands import sweep as sweep_command
-from sim.recording import Recorder
-from sim.runner import Executor, ShardTask, run_shard
+from sim.cli.commands import sweep as sweep_command
+from sim.cli.main import main
+from sim.model.recording import Recorder
+from sim.run.shards import Executor, ShardTask, run_shard
 from tests.sweep.scenarios import GRID, scenario_text, write
 from tests.sweep.test_executors import assert_same_results
 

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from sim.cli import main
-from sim.commands.sweep import RichReporter, run_sweep
-from sim.executors import local_executor
-from sim.metrics import METRIC_UNITS
+from sim.cli.commands.sweep import RichReporter, run_sweep
+from sim.cli.main import main
+from sim.core.metric_names import METRIC_UNITS
+from sim.run.executors import local_executor
 from sim.scenario import scenario_from_yaml
 from tests.sweep.scenarios import SKIPPING_GRID, scenario_text, write
 

@@ -21,13 +21,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.behaviour import simulate_users
-from sim.durations import DAY, HOUR
-from sim.recording import Recorder
-from sim.runner import RunResult, run_scenario
+from sim.analysis.storage import StorageModel
+from sim.analysis.survival import km_restricted_mean
+from sim.core.durations import DAY, HOUR
+from sim.model.behaviour import simulate_users
+from sim.model.recording import Recorder
+from sim.run.runner import RunResult, run_scenario
 from sim.scenario import Scenario, scenario_from_dict
-from sim.storage import StorageModel
-from sim.survival import km_restricted_mean
 from tests.validation.test_closed_form import Estimate, assert_agrees, mean_estimate
 
 YEAR = 365 * DAY

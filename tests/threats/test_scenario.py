@@ -10,15 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.metrics import METRIC_UNITS
-from sim.recording import THEFT_COLUMNS
+from sim.analysis.storage import STORAGE_METRICS
+from sim.analysis.theft_metrics import THEFT_METRICS, dwell_survival
+from sim.cli.main import main
+from sim.core.metric_names import METRIC_UNITS
+from sim.core.validation import ConfigError
+from sim.model.recording import THEFT_COLUMNS
 from sim.report.tables import pareto_mask
 from sim.scenario import load_scenario, scenario_from_dict
 from sim.scenario.threats import Storage, Threats
-from sim.storage import STORAGE_METRICS
-from sim.theft_metrics import THEFT_METRICS, dwell_survival
-from sim.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "scenarios" / "stolen-tokens.yaml"

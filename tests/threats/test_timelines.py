@@ -11,8 +11,8 @@ import math
 import pandas as pd
 import pytest
 
-from sim.theft_metrics import theft_metrics
-from sim.threats import IDLE_MARGIN
+from sim.analysis.theft_metrics import theft_metrics
+from sim.model.threats import IDLE_MARGIN
 from tests.threats.timeline import HOUR, rows, scripted_user
 
 ROTATION_FAMILY = {

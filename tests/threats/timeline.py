@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from sim.behaviour import UserSimulation
-from sim.policy import Policy
-from sim.recording import Recorder
+from sim.model.behaviour import UserSimulation
+from sim.model.recording import Recorder
+from sim.model.threats import Theft
+from sim.policy.model import Policy
 from sim.scenario import Persona
-from sim.threats import Theft
 
 HOUR = 3600.0
 

@@ -31,8 +31,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.durations import DAY, HOUR, MONTH, WEEK
-from sim.runner import RunResult, run_scenario
+from sim.core.durations import DAY, HOUR, MONTH, WEEK
+from sim.run.runner import RunResult, run_scenario
 from sim.scenario import scenario_from_dict
 
 #: Half-width of the acceptance band in standard errors.

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from sim.runner import RunResult, run_scenario
+from sim.run.runner import RunResult, run_scenario
 from sim.scenario import scenario_from_dict
 
 OFFICE: dict[str, Any] = {
@@ -172,8 +172,8 @@ def test_more_users_leave_the_first_users_unchanged(base_run: RunResult) -> None
 def test_when_the_recorder_flushes_its_buffers_does_not_change_the_counts(
     base_run: RunResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sim.recording
+    import sim.model.recording
 
-    monkeypatch.setattr(sim.recording, "_FLUSH_EVERY", 7)  # flush inside users and inside sessions
+    monkeypatch.setattr(sim.model.recording, "_FLUSH_EVERY", 7)  # flush inside users and inside sessions
     flushed_often = run(scenario_dict())
     assert_same_run(base_run, flushed_often)  # the timeseries and per-minute peaks included

@@ -1,0 +1,1 @@
+"""The `tokensim` command line (also `python -m sim`): argument parsing and terminal output over `sim.api`."""

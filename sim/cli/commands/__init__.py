@@ -1,0 +1,1 @@
+"""Implementations of the `tokensim` subcommands (the argument parsing lives in sim.cli.main)."""

@@ -1,1 +1,0 @@
-"""Implementations of the `tokensim` subcommands (the argument parsing lives in sim.cli)."""

@@ -1,0 +1,2 @@
+"""The simulated world: per-user random streams, weekly schedules, the SimPy processes of devices, sessions,
+faults and lifecycle events (`behaviour`), attackers (`threats`), and the `Recorder` that keeps their rows."""

@@ -1,0 +1,95 @@
+"""Shard executors for `sim.run.runner.run_scenario`: a reusable local process pool, and a Dask cluster.
+
+An executor is a function `(tasks, workers) -> iterator of (task, recorder)` (`sim.run.shards.Executor`)
+that runs `sim.run.shards.run_shard` on every task and yields results in any order; the runner merges them
+deterministically, so every executor gives identical results for the same seed.
+
+- `local_executor(workers)`: one process pool kept open across many runs (a sweep's cells), so workers
+  start once; with one worker, shards run in this process.
+- `dask_executor(client)`: `client.map(run_shard, tasks)` on a `dask.distributed` cluster, results
+  collected with `as_completed`. Workers return a shard's aggregates and tables (a `Recorder`), never
+  simulator objects, and each result is released as soon as it is merged.
+- `connect(address)`: a `distributed.Client` for `tokensim sweep --scheduler tcp://HOST:PORT`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as futures_completed
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sim.model.recording import Recorder
+from sim.run.shards import Executor, ShardTask, run_shard
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+#: Seconds to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = 10
+
+
+@contextmanager
+def local_executor(workers: int) -> Iterator[Executor]:
+    """A local executor whose process pool (of `workers` processes) lives as long as the context."""
+    if workers <= 1:
+        def in_process(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+            for task in tasks:
+                yield task, run_shard(task)
+
+        yield in_process
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+
+        def pooled(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+            futures = {pool.submit(run_shard, task): task for task in tasks}
+            try:
+                for future in futures_completed(futures):
+                    yield futures.pop(future), future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
+        yield pooled
+
+
+def dask_executor(client: Client) -> Executor:
+    """An executor that runs shards on the Dask cluster behind `client`."""
+    from distributed import as_completed
+
+    def run(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+        futures = client.map(run_shard, tasks, pure=False)
+        by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
+        completed = as_completed(futures, loop=client.loop, with_results=True)
+        del futures  # only `completed` holds them now: each result is released once merged
+        try:
+            for future, recorder in completed:
+                yield by_key.pop(future.key), recorder
+        finally:
+            completed.clear()  # interrupted: no reference is left, so the cluster drops the shards
+
+    return run
+
+
+def cluster_threads(client: Client) -> int:
+    """How many tasks the cluster runs at once (its workers' threads), at least 1."""
+    return max(1, sum(client.nthreads().values()))
+
+
+@contextmanager
+def connect(address: str, timeout: float | None = None) -> Iterator[Client]:
+    """A client of the Dask scheduler at `address`; OSError (with the address) when it cannot connect.
+
+    `timeout` defaults to CONNECT_TIMEOUT seconds.
+    """
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=timeout or CONNECT_TIMEOUT, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise OSError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+    try:
+        yield client
+    finally:
+        client.close()
