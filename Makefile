@@ -46,9 +46,11 @@ reports: $(VENV)/.installed
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests
+	$(BIN)/mypy
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # The performance benchmark (issue 7): full model vs bare SimPy, scaling, workers. Not part of `make test`.

@@ -1,4 +1,4 @@
-"""The public Python API of tokensim: run scenarios, read their figures, draw and write reports.
+"""The public Python API of tokensim: every workflow of the command line as one call, typed results.
 
 A small, stable facade over the package for notebooks and scripts (reference: docs/api.md)::
 
@@ -6,9 +6,13 @@ A small, stable facade over the package for notebooks and scripts (reference: do
 
     scenario = api.load_scenario("scenarios/occasional-users.yaml")
     result = api.run(scenario, users_scale=0.2, overrides={"policy.sliding_lifetime": "30d"})
-    api.summary(result)["metrics"]["forced_reauth_per_user_month"]   # {"mean", "ci95", "unit"}
-    api.plot_causes(result)                                          # a matplotlib Figure
+    api.metric(result, "forced_reauth_per_user_month")          # an Estimate: mean, ci95, unit
+    api.plot_causes(result)                                     # a matplotlib Figure
     api.write(result, "out/occasional-30d"); api.report("out/occasional-30d")
+
+    api.sweep("scenarios/sweep-sliding-cap.yaml", "out/sweep")  # -> SweepResult (resumable)
+    api.compare("scenarios/compare-vendors.yaml", ["visma_connect", "auth0"])   # -> Comparison
+    api.check("scenarios/sweep-sliding-cap.yaml", ["evictions_per_user_month < 4"])  # -> CheckResult
 
 Runs with the same seed simulate the same users with the same random numbers whatever the policy
 (common random numbers), so two results differ by the policy, not by chance; `paired_difference` puts
@@ -18,7 +22,7 @@ a confidence interval on that difference from the per-replication values.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +30,40 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.analysis.stats import mean_ci
-from sim.analysis.summary import build_summary
-from sim.core.metric_names import ALL
+from sim.analysis.summary import Estimate, RunSummary
+from sim.analysis.tradeoff import exposure_point, idle_window_days, pareto_mask
+from sim.core.metric_names import ALL, METRIC_UNITS
+from sim.core.resultset import ResultSet
+from sim.core.validation import suggest
+from sim.experiments.check import CheckResult
+from sim.experiments.check import check as _check
+from sim.experiments.compare import Comparison, compare_presets
+from sim.experiments.progress import Progress
+from sim.experiments.run import RunOutcome, run_into
+from sim.experiments.run import run as _run
+from sim.experiments.sweep import SweepResult, run_sweep
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
-from sim.report.tables import exposure_days, pareto_mask
-from sim.run.runner import RunResult, run_scenario
-from sim.scenario import Scenario, load_scenario, scenario_from_dict
+from sim.run.runner import RunResult
+from sim.scenario.loader import load_scenario, scenario_from_dict
+from sim.scenario.model import Scenario
+from sim.scenario.overrides import with_path_overrides
 
 __all__ = [
+    "CheckResult",
+    "Comparison",
+    "Estimate",
+    "Progress",
+    "RunOutcome",
     "RunResult",
+    "RunSummary",
     "Scenario",
+    "SweepResult",
+    "check",
     "compare",
-    "exposure_days",
+    "compare_runs",
+    "idle_window_days",
     "load_scenario",
     "metric",
     "metric_heatmap",
@@ -52,37 +76,66 @@ __all__ = [
     "plot_chains_per_user",
     "plot_survival",
     "plot_weekly_load",
+    "prepare",
     "report",
     "run",
+    "run_to",
     "save_figure",
     "scenario_from_dict",
     "summary",
+    "sweep",
+    "tradeoff",
     "with_overrides",
     "write",
 ]
 
+ScenarioLike = Scenario | str | os.PathLike[str]
 
-def with_overrides(scenario: Scenario | str | os.PathLike[str], overrides: Mapping[str, Any]) -> Scenario:
+
+def _scenario(scenario: ScenarioLike) -> Scenario:
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+
+
+def _source(scenario: ScenarioLike) -> str | None:
+    return None if isinstance(scenario, Scenario) else str(scenario)
+
+
+def with_overrides(scenario: ScenarioLike, overrides: Mapping[str, Any]) -> Scenario:
     """A scenario (or scenario file) with values replaced at dotted paths, validated like a file.
 
     Paths are those of a sweep: `policy.sliding_lifetime`, `population.office.users`,
-    `population[0].clients.tabs`, `horizon`. Raises `sim.core.validation.ConfigError` (with "did you mean")
-    for an unknown path or an invalid value.
+    `population[0].clients.tabs`, `horizon`. Raises `sim.core.validation.ConfigError` (with "did you
+    mean") for an unknown path or an invalid value.
     """
-    from sim.scenario.overrides import with_path_overrides
+    return with_path_overrides(_scenario(scenario), overrides)
 
-    base = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    return with_path_overrides(base, overrides)
+
+def prepare(
+    scenario: ScenarioLike,
+    overrides: Mapping[str, Any] | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    users_scale: float | None = None,
+    **path_overrides: Any,
+) -> Scenario:
+    """The scenario with dotted-path overrides (`policy__sliding_lifetime="7d"` for each `__` a dot) and
+    the command line's `replications`, `seed` and `users_scale` applied, validated."""
+    changes = dict(overrides or {})
+    changes.update({key.replace("__", "."): value for key, value in path_overrides.items()})
+    resolved = with_overrides(scenario, changes)
+    return resolved.with_overrides(replications=replications, seed=seed, users_scale=users_scale)
 
 
 def run(
-    scenario: Scenario | str | os.PathLike[str],
+    scenario: ScenarioLike,
     *,
     overrides: Mapping[str, Any] | None = None,
     replications: int | None = None,
     seed: int | None = None,
     users_scale: float | None = None,
     workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
     **path_overrides: Any,
 ) -> RunResult:
     """Run every replication of a scenario (a `Scenario` or a YAML file) and return its tables.
@@ -90,45 +143,150 @@ def run(
     `overrides` maps dotted paths to values (see `with_overrides`); keyword arguments are overrides
     too, with `__` for each dot: `run(s, policy__sliding_lifetime="7d")`. `replications`, `seed` and
     `users_scale` are applied like the command line's options; `workers` is the number of processes
-    (default: one per core; results do not depend on it).
+    (default: one per core) and `scheduler` a Dask scheduler (`tcp://HOST:PORT`); results depend on
+    neither.
     """
-    changes = dict(overrides or {})
-    changes.update({key.replace("__", "."): value for key, value in path_overrides.items()})
-    resolved = with_overrides(scenario, changes)
-    resolved = resolved.with_overrides(replications=replications, seed=seed, users_scale=users_scale)
-    return run_scenario(resolved, workers=workers)
+    resolved = prepare(scenario, overrides, replications, seed, users_scale, **path_overrides)
+    return _run(resolved, workers=workers, scheduler=scheduler, progress=progress)
 
 
-def summary(result: RunResult) -> dict[str, Any]:
-    """The run's summary.json content: every metric's mean, 95% CI and unit, overall and per persona."""
-    return build_summary(result.scenario, result.replication_metrics)
+def run_to(
+    scenario: ScenarioLike,
+    out: str | os.PathLike[str],
+    *,
+    fmt: str = "parquet",
+    force: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    report: bool = False,
+) -> RunOutcome:
+    """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked)."""
+    outcome = run_into(_scenario(scenario), Path(out), fmt=fmt, force=force, workers=workers,
+                       scheduler=scheduler, progress=progress)
+    if report:
+        build_report(out)
+    return outcome
 
 
-def metric(result: RunResult, name: str, persona: str = ALL) -> dict[str, Any]:
-    """One metric of a run as `{"mean", "ci95": [low, high], "unit"}` (persona `"*"`: everyone)."""
-    content = summary(result)
-    blocks = content["metrics"] if persona == ALL else content["by_persona"][persona]
-    return blocks[name]
+def sweep(
+    scenario: ScenarioLike,
+    out: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    force: bool = False,
+    fmt: str = "parquet",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    report: bool = False,
+) -> SweepResult:
+    """`tokensim sweep`: every cell of the scenario's sweep on common random numbers, written into `out`.
+
+    `resume` finishes an interrupted sweep (only the missing cells run); `force` replaces an earlier
+    result there. Raises ShardFailure when a worker or the cluster fails (finished cells are kept).
+    """
+    result = run_sweep(_scenario(scenario), Path(out), fmt=fmt, resume=resume, force=force, workers=workers,
+                       scheduler=scheduler, progress=progress, source=_source(scenario))
+    if report:
+        build_report(out)
+    return result
 
 
-def compare(results: Mapping[str, RunResult], metrics: list[str] | None = None,
-            persona: str = ALL) -> pd.DataFrame:
+def compare(
+    scenario: ScenarioLike,
+    presets: Sequence[str] | str,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    fmt: str = "parquet",
+    force: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    report: bool = False,
+) -> Comparison:
+    """`tokensim compare`: the scenario's population under each preset's defaults (the first is the
+    baseline), on common random numbers; written into `out` when given (with its report when asked)."""
+    comparison = compare_presets(_scenario(scenario), presets, workers=workers, scheduler=scheduler,
+                                 progress=progress)
+    if out is not None:
+        comparison.write(Path(out), fmt, force)
+        if report:
+            build_report(out)
+    return comparison
+
+
+def check(
+    scenario: ScenarioLike,
+    require: Sequence[str] = (),
+    *,
+    out: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+) -> CheckResult:
+    """`tokensim check`: do the scenario's requirements and `require` hold with 95% confidence?
+
+    Reads the results from `out` when it holds this very scenario's, else runs it (writing `out` when
+    given). An unknown metric or persona raises (ConfigError / UnknownMetricError) before anything runs.
+    """
+    return _check(_scenario(scenario), list(require), out=None if out is None else Path(out), force=force,
+                  workers=workers, scheduler=scheduler, progress=progress, source=_source(scenario))
+
+
+def summary(result: RunResult) -> RunSummary:
+    """The run's summary (the content of summary.json): every metric's estimate, overall and per persona."""
+    return result.summary
+
+
+def metric(result: RunResult, name: str, persona: str = ALL) -> Estimate:
+    """One metric of a run: an `Estimate` with `mean`, `ci95` (low, high) and `unit` (persona `"*"`:
+    everyone). An unknown metric or persona raises UnknownMetricError with the nearest valid name."""
+    return result.summary.estimate(name, persona)
+
+
+def compare_runs(results: Mapping[str, RunResult], metrics: list[str] | None = None,
+                 persona: str = ALL) -> pd.DataFrame:
     """A tidy table of metrics for several labelled runs, ready for `metric_over_values` or `pareto_front`.
 
-    Columns: label, metric, mean, ci_low, ci_high, unit, exposure_days (the policy's worst-case
-    refresh-token usability window, see `exposure_days`), in the order of `results`.
+    Columns: label, metric, mean, ci_low, ci_high, unit, exposure_days (the policy's idle window, see
+    `idle_window_days`), in the order of `results`.
     """
+    for name in metrics or []:
+        if name not in METRIC_UNITS:
+            hint = suggest(name, list(METRIC_UNITS))
+            raise KeyError(f"no metric {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
     rows = []
     for label, result in results.items():
-        frame = _tables.metric_frame(summary(result))
+        frame = _tables.metric_frame(result.summary)
         frame = frame[frame["persona"] == persona]
         if metrics is not None:
             frame = frame[frame["metric"].isin(metrics)]
         horizon_days = result.scenario.horizon / 86400.0
-        exposure = exposure_days(result.scenario.policy.to_config(), horizon_days)
+        exposure = idle_window_days(result.scenario.policy.to_config(), horizon_days)
         rows.append(frame.drop(columns=["persona"]).assign(label=label, exposure_days=exposure))
     table = pd.concat(rows, ignore_index=True)
     return table[["label", "metric", "mean", "ci_low", "ci_high", "unit", "exposure_days"]]
+
+
+def tradeoff(results: Mapping[str, RunResult]) -> pd.DataFrame:
+    """Friction against exposure for several labelled runs, with the Pareto-optimal ones marked.
+
+    Columns: label, friction, friction_low, friction_high, exposure_days, exposure_low, exposure_high,
+    exposure_source (`metric`: the mean attacker dwell when the scenario models thefts; `policy`: the
+    idle window), pareto.
+    """
+    rows = []
+    for label, result in results.items():
+        estimate = result.summary.metrics["forced_reauth_per_user_month"]
+        point = exposure_point(result.summary.metrics, result.scenario.policy.to_config(),
+                               result.scenario.horizon / 86400.0)
+        rows.append({"label": label, "friction": estimate.mean, "friction_low": estimate.low,
+                     "friction_high": estimate.high, **point})
+    frame = pd.DataFrame(rows).astype({"friction": float, "friction_low": float, "friction_high": float})
+    frame["pareto"] = pareto_mask(frame["exposure_days"], frame["friction"])
+    return frame
 
 
 def paired_difference(result: RunResult, baseline: RunResult, name: str,
@@ -138,6 +296,8 @@ def paired_difference(result: RunResult, baseline: RunResult, name: str,
     Meaningful when both runs share the seed (common random numbers): replication r of each simulates
     the same users, so the per-replication differences remove the users' own variation.
     """
+    result.summary.estimate(name, persona)  # raises for an unknown metric or persona
+
     def values(run_result: RunResult) -> pd.Series:
         table = run_result.replication_metrics
         return table[table["persona"] == persona].set_index("replication")[name].astype(float)
@@ -146,17 +306,19 @@ def paired_difference(result: RunResult, baseline: RunResult, name: str,
     return mean_ci(diff.tolist())
 
 
-def write(result: RunResult, out_dir: str | os.PathLike[str], fmt: str = "parquet") -> Path:
-    """Write summary.json and the tables as `tokensim run` does (atomically); return the directory."""
-    from sim.experiments.run import write_run
-
+def write(
+    result: RunResult, out_dir: str | os.PathLike[str], fmt: str = "parquet", force: bool = False
+) -> Path:
+    """Write summary.json and the tables as `tokensim run` does (one result set); return the directory."""
     out = Path(out_dir)
-    write_run(result, out, fmt)
+    with ResultSet.open(out, "run", force=force) as results:
+        result.write(results, fmt)
+        results.commit()
     return out
 
 
 def report(out_dir: str | os.PathLike[str]) -> ReportPaths:
-    """Write report.md, report.html and figures/ for a run or sweep directory (see `sim.report`)."""
+    """Write report.md, report.html and figures/ for a run, sweep or comparison folder (see `sim.report`)."""
     return build_report(out_dir)
 
 
@@ -180,7 +342,7 @@ def plot_survival(result: RunResult) -> Figure:
 
 def plot_causes(result: RunResult) -> Figure:
     """Forced re-authentications per user and month by cause and persona, with 95% CIs."""
-    frame = _tables.metric_frame(summary(result))
+    frame = _tables.metric_frame(result.summary)
     causes = _tables.cause_frame(frame, [ALL, *_users(result)])
     return plots.reauth_causes(causes, title=f"Why users are forced to log in again ({result.scenario.name})")
 

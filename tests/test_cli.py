@@ -95,6 +95,7 @@ def test_run_writes_every_output(tiny: Path, tmp_path: Path, capsys: pytest.Capt
     assert main(["run", str(tiny), "--out", str(out), "--workers", "1"]) == 0
     names = {p.name for p in out.iterdir()}
     assert names == {
+        ".tokensim-manifest.json",
         "summary.json",
         "chains.parquet",
         "reauths.parquet",
@@ -146,7 +147,7 @@ def test_run_csv_format_and_overrides(tiny: Path, tmp_path: Path) -> None:
     assert summary["metrics"]["forced_reauth_per_user_month"]["ci95"] == [None, None]
     chains = pd.read_csv(out / "chains.csv")
     assert set(chains["replication"]) == {0}
-    assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))
+    assert not list(out.glob("*.tmp")) and [p.name for p in out.glob(".*")] == [".tokensim-manifest.json"]
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.cli.commands.compare import METRICS
 from sim.cli.main import main
 from sim.core.durations import parse_duration
+from sim.experiments.compare import METRICS
 from sim.policy.model import Policy
 from sim.policy.presets import PRESETS, Preset
 
@@ -225,12 +225,17 @@ def test_tradeoff_pareto_front_is_the_non_dominated_presets(compared: Path) -> N
     for preset in PRESET_LIST:
         friction = next(row["mean"] for row in content["comparison"] if row["preset"] == preset
                         and row["persona"] == "*" and row["metric"] == "forced_reauth_per_user_month")
-        policy = content["policies"][preset]  # no threats: the worst-case usability window
-        absolute = policy["absolute_lifetime"]
-        unbounded = absolute == "unlimited" or policy.get("absolute_anchor") == "token"
-        exposure = horizon if unbounded else min(horizon, parse_duration(absolute) / 86400)
-        points[preset] = (exposure, friction)
-    assert points["duende_identityserver"][0] == 30.0 and points["okta"][0] == horizon  # 30d; unlimited
+        policy = content["policies"][preset]  # no threats: the idle window, written out from its definition
+        limits = [horizon]
+        if policy["sliding_lifetime"] != "none":
+            idle = parse_duration(policy["sliding_lifetime"]) + parse_duration(policy["idle_tolerance"])
+            limits.append(idle / 86400)
+        if policy["absolute_lifetime"] != "unlimited":
+            limits.append(parse_duration(policy["absolute_lifetime"]) / 86400)
+        points[preset] = (min(limits), friction)
+    # Duende: 30d absolute, no sliding; Okta: a 7-day idle window and no absolute limit
+    assert points["duende_identityserver"][0] == 30.0 and points["okta"][0] == 7.0
+    assert len({exposure for exposure, _ in points.values()}) > 2  # the presets no longer share one value
     rows = {row["preset"]: row for row in content["tradeoff"]}
     assert list(rows) == PRESET_LIST
     for preset, (exposure, friction) in points.items():

@@ -157,7 +157,7 @@ def _consecutive(runs: list[np.ndarray]) -> bool:
 
 def _sum_arrays(arrays: list[np.ndarray | None]) -> np.ndarray | None:
     present = [a for a in arrays if a is not None]
-    return np.sum(present, axis=0, dtype=np.int64) if present else None
+    return np.asarray(np.sum(present, axis=0, dtype=np.int64)) if present else None
 
 
 def _metrics_for(
@@ -253,7 +253,7 @@ class PerUserFigures:
         parts = list(parts)
         return PerUserFigures(
             max((part.peak_chains for part in parts), default=0),
-            np.sum([part.users_forced_by_month for part in parts], axis=0, dtype=np.int64)
+            np.asarray(np.sum([part.users_forced_by_month for part in parts], axis=0, dtype=np.int64))
             if parts
             else np.zeros(_whole_months(window), dtype=np.int64),
         )
@@ -304,7 +304,7 @@ def _peak_active(
     times = times[order]
     steps = (order >= ends).astype(np.int8) * np.int8(2) - np.int8(1)  # +1 a start, -1 an end
     del order
-    level = np.cumsum(steps, dtype=np.int64 if len(times) >= 2**31 else np.int32)
+    level: np.ndarray = np.cumsum(steps, dtype=np.int64 if len(times) >= 2**31 else np.int32)
     last = np.zeros(len(times), dtype=bool)  # the last event of its owner
     last[-1] = True
     if owners is not None:

@@ -10,11 +10,11 @@ verdict says why.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from sim.analysis.stats import json_number
+from sim.analysis.summary import UnknownMetricError, _MetricsOwner
+from sim.core.validation import suggest
 from sim.scenario.requirements import Requirement
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -27,44 +27,61 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
 
 @dataclass(frozen=True)
 class Verdict:
-    """A requirement evaluated on one result: whether it holds, the estimate, its interval and why."""
+    """A requirement evaluated on one result: whether it holds, the estimate and its interval, and why.
+
+    `problem` says why no verdict could be reached (no interval, no estimate); otherwise the verdict
+    rests on `bound`, the interval's end on the required side.
+    """
 
     requirement: Requirement
     holds: bool
     mean: float | None
     low: float | None
     high: float | None
-    reason: str
+    bound: float | None = None
+    problem: str | None = None
+
+    def reason(self, fmt: Callable[[float], str] = lambda value: f"{value:.4g}") -> str:
+        """Why it holds or fails, numbers written by `fmt`: `upper 95% bound 0.56 does not meet < 0.5`."""
+        if self.problem is not None or self.bound is None:
+            return self.problem or "no verdict"
+        side = "upper" if self.requirement.upper else "lower"
+        relation = "meets" if self.holds else "does not meet"
+        requirement = self.requirement
+        return f"{side} 95% bound {fmt(self.bound)} {relation} {requirement.op} {requirement.threshold:g}"
 
 
-def evaluate(requirement: Requirement, summary: Mapping[str, Any]) -> Verdict:
-    """Evaluate a requirement on a summary (`summary.json` of a run, or one cell of a sweep)."""
-    if requirement.persona is None:
-        block = summary["metrics"].get(requirement.metric)
-    else:
-        persona = summary.get("by_persona", {}).get(requirement.persona)
-        if persona is None:
-            known = ", ".join(summary.get("by_persona", {}))
-            return Verdict(requirement, False, None, None, None,
-                           f"no persona {requirement.persona!r} in the results (personas: {known})")
-        block = persona.get(requirement.metric)
-    if block is None:
-        reason = f"no metric {requirement.metric!r} in the results"
-        return Verdict(requirement, False, None, None, None, reason)
-    mean = json_number(block["mean"])
-    low, high = (json_number(v) for v in block["ci95"])
+def evaluate(requirement: Requirement, results: _MetricsOwner, replications: int) -> Verdict:
+    """Evaluate a requirement on a run's summary or one cell of a sweep (`replications` per result).
+
+    Raises UnknownMetricError (with the nearest valid name) for a metric or persona the results do not
+    have: that is bad input, not a failed requirement.
+    """
+    estimate = results.estimate(requirement.metric, requirement.persona)
+    mean, low, high = estimate.mean, estimate.low, estimate.high
     if mean is None:
-        return Verdict(requirement, False, None, None, None, "no estimate (the metric is undefined here)")
+        problem = "no estimate (the metric is undefined here)"
+        return Verdict(requirement, False, None, None, None, problem=problem)
     if low is None or high is None:
-        reason = (
+        problem = (
             "no 95% interval: it needs at least 2 replications"
-            if summary.get("replications", 2) < 2
+            if replications < 2
             else "no 95% interval (too few replications with a value)"
         )
-        return Verdict(requirement, False, mean, None, None, reason)
+        return Verdict(requirement, False, mean, None, None, problem=problem)
     bound = high if requirement.upper else low
     holds = COMPARE[requirement.op](bound, requirement.threshold)
-    side = "upper" if requirement.upper else "lower"
-    relation = "meets" if holds else "does not meet"
-    reason = f"{side} 95% bound {bound:.4g} {relation} {requirement.op} {requirement.threshold:g}"
-    return Verdict(requirement, holds, mean, low, high, reason)
+    return Verdict(requirement, holds, mean, low, high, bound=bound)
+
+
+def check_names(requirements: Iterable[Requirement], personas: Iterable[str]) -> None:
+    """Raise UnknownMetricError when a requirement names a persona that is not in `personas` (metric names
+    are checked when a requirement is parsed)."""
+    known = list(personas)
+    for requirement in requirements:
+        if requirement.persona is not None and requirement.persona not in known:
+            hint = suggest(requirement.persona, known)
+            tail = f"; did you mean {hint!r}?" if hint else f" (personas: {', '.join(known)})"
+            raise UnknownMetricError(
+                f"requirement {requirement.text!r}: no persona {requirement.persona!r} in the scenario{tail}"
+            )

@@ -1,40 +1,61 @@
-"""The `tokensim` command line (also `python -m sim`).
+"""The `tokensim` command line (also `python -m sim`): parse the arguments, call one function of `sim.api`,
+print its result, and turn the library's exceptions into exit statuses (never a traceback for bad input).
 
-Exit status: 0 success, 1 a requirement failed (for `check`), 2 bad input (a message naming the file,
-line and field; never a traceback), 3 a sweep stopped because a worker failed (resume it), 130
-interrupted.
+Exit status (the README's table): 0 success (for `check`: every requirement holds); 1 a requirement
+does not hold; 2 bad input (a scenario, option, requirement or output folder that cannot be used, the
+message naming the file, line and field); 3 the run stopped because a worker process or the Dask cluster
+failed (finished sweep cells are kept: resume); 4 the results could not be written (disk full,
+permissions): the output folder keeps its earlier results; 130 interrupted (Ctrl-C); 143 terminated
+(SIGTERM).
+
+Importing this module loads no pandas, scipy, matplotlib or dask: `--help` and `--version` start fast.
+Each subcommand is a module of `sim.cli.commands` with HELP, `add_arguments(parser)` and `run(args)`,
+which imports what it needs when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from sim import __version__
-from sim.core.validation import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 3
+EXIT_IO = 4
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
-
-class UsageError(Exception):
-    """A bad command line or output directory: reported with exit status 2."""
-
-
-#: Subcommands, each a module of sim.cli.commands with HELP, add_arguments(parser) and run(args) -> int.
+#: Subcommands, each a module of sim.cli.commands, in the order `--help` lists them.
 COMMANDS: dict[str, str] = {
     "run": "sim.cli.commands.run",
+    "sweep": "sim.cli.commands.sweep",
+    "compare": "sim.cli.commands.compare",
+    "check": "sim.cli.commands.check",
+    "report": "sim.cli.commands.report",
     "validate": "sim.cli.commands.validate",
     "schema": "sim.cli.commands.schema",
     "demo": "sim.cli.commands.demo",
-    "report": "sim.cli.commands.report",
-    "sweep": "sim.cli.commands.sweep",
-    "check": "sim.cli.commands.check",
-    "compare": "sim.cli.commands.compare",
 }
+
+
+class UsageError(Exception):
+    """A bad command line: reported with exit status 2."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (workers stopped, temporary files removed)."""
+
+
+def _literal(text: str) -> str:
+    """Help text with `%` kept literal (argparse formats help strings with `%`)."""
+    return text.replace("%", "%%")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,10 +67,14 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=module.HELP, description=module.HELP)
+        sub = commands.add_parser(name, help=_literal(module.HELP), description=_literal(module.HELP))
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,18 +84,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return _dispatch(args)
-    except ConfigError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except UsageError as exc:
-        print(f"tokensim: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except Terminated:
+        print("tokensim: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("tokensim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    return int(args.handler(args))
+    # Library exceptions are imported here, not at the top: their modules load the heavy libraries.
+    from sim.analysis.summary import UnknownMetricError
+    from sim.core.resultset import OutputError
+    from sim.core.validation import ConfigError
+    from sim.run.executors import SchedulerError, ShardFailure
+
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (UsageError, OutputError, SchedulerError, UnknownMetricError) as exc:
+        print(f"tokensim: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ShardFailure as exc:
+        print(f"tokensim: the run stopped: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"tokensim: cannot write the results{where}: {exc.strerror or exc}; the output folder keeps "
+              "its earlier results", file=sys.stderr)
+        return EXIT_IO

@@ -89,3 +89,24 @@ def metric_range(name: str) -> tuple[float, float]:
     """The values a metric can take: every metric is a count, rate, duration or size (>= 0); a share
     is also at most 1. Confidence intervals are cut to this range (sim.analysis.stats.mean_ci)."""
     return (0.0, 1.0) if METRIC_UNITS[name].startswith("share") else (0.0, math.inf)
+
+
+#: The headline metrics of a run, with their labels in tables: what `tokensim run` prints, `compare`
+#: compares and a report puts first.
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("forced_reauth_per_user_month", "forced re-auths / user / month"),
+    ("mid_session_reauth_per_user_month", "  of which mid-session"),
+    ("users_with_forced_reauth_share_monthly", "users forced in a month (share)"),
+    ("logins_per_user_month", "logins / user / month"),
+    ("refresh_requests_per_user_month", "refresh requests / user / month"),
+    ("evictions_per_user_month", "evictions / user / month"),
+    ("active_chains_per_user", "active chains / user"),
+    ("active_chains_peak", "active chains, peak"),
+    ("chain_lifetime_days_median", "chain lifetime, median (days)"),
+    ("token_requests_per_second_peak", "token requests / s, busiest minute"),
+)
+
+
+def is_share(name: str) -> bool:
+    """True for a metric that is a share (shown as a percentage)."""
+    return METRIC_UNITS.get(name, "").startswith("share")

@@ -1,7 +1,8 @@
 """Writing results safely: every file goes to a temporary name in the same directory and is renamed.
 
 A reader (or a crash) never sees a half-written file, and an existing file is replaced only by a
-complete new one.
+complete new one. New files get the permissions the process's umask gives (as `open` would), not the
+owner-only mode of a temporary file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write(tmp_path)` and rename the result onto `path` once it is complete."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -25,10 +26,24 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def new_file_mode() -> int:
+    """The mode `open()` would give a new file under the process's umask (0o644 under umask 022)."""
+    try:  # read without changing it: os.umask() would change it for every thread for a moment
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_text_atomic(path: Path, text: str) -> None:

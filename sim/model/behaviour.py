@@ -304,6 +304,7 @@ class UserSimulation:
         access-token expiries during the session.
         """
         limit = device.lost_in - 1  # the next lost response goes through the general path
+        assert device.token is not None  # a series starts only from a token the device holds
         series = self.engine.refresh_series(device.token, first, before, int(min(limit, 1 << 30)))
         times, tokens = series.times, series.tokens
         device.lost_in -= len(times)
@@ -312,6 +313,7 @@ class UserSimulation:
             # a retry within the reuse interval (only ever the first request) rotates nothing
             self.recorder.refreshes(times if series.failure is None else times[:-1], not series.grace)
             device.token = tokens[-1]
+            assert series.access_expires_at is not None  # a successful refresh issued an access token
             device.access_expires_at = series.access_expires_at
             if device.unsaved_in > len(tokens):  # every new token is persisted
                 device.unsaved_in -= len(tokens)
@@ -321,6 +323,7 @@ class UserSimulation:
         if series.failure is not None:
             self.recorder.request(device.clock, REFRESH_FAILED)
             mid = mid_session or len(times) > 1
+            assert series.failure.reason is not None  # a failed refresh always says why
             self._reauth(device, device.clock, series.failure.reason, mid, series.failure.chain)
             self._login(device, FORCED)
 
@@ -379,10 +382,12 @@ class UserSimulation:
             if relogged:
                 continue  # the device already logged in again during this episode
             if result.ok:
+                assert result.refresh_token is not None and result.access_expires_at is not None
                 device.token = result.refresh_token
                 device.access_expires_at = result.access_expires_at
                 self._persist(device, [result.refresh_token])
             else:
+                assert result.reason is not None  # a failed refresh always says why
                 self._reauth(device, now, result.reason, mid_session, result.chain)
                 self._login(device, FORCED)
                 relogged = True
@@ -404,6 +409,7 @@ class UserSimulation:
             device.token = device.stored = None
             device.access_expires_at = -math.inf
             return
+        assert grant.chain is not None and grant.access_expires_at is not None  # not rejected: a new chain
         self._started_by[grant.chain] = (device.index, kind)
         device.token = device.stored = grant.refresh_token
         device.access_expires_at = grant.access_expires_at

@@ -41,7 +41,7 @@ Rules (the contract documented in docs/scenario.md):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -66,9 +66,12 @@ __all__ = ["DETECTING", "Attacker", "Theft", "Victim", "plan_thefts", "settle"]
 class VictimDevice(Protocol):
     """What an attacker sees of the device it steals from."""
 
-    token: int | None
-    access_expires_at: float
-    session_end: float
+    @property
+    def token(self) -> int | None: ...
+    @property
+    def access_expires_at(self) -> float: ...
+    @property
+    def session_end(self) -> float: ...
 
 
 class Victim(Protocol):
@@ -81,7 +84,7 @@ class Victim(Protocol):
     horizon: float
 
     @property
-    def devices(self) -> list[VictimDevice]: ...
+    def devices(self) -> Sequence[VictimDevice]: ...
 
     def probe(self, token: int, at: float) -> RefreshResult:
         """What refreshing `token` at `at` would answer, without changing anything."""
@@ -207,6 +210,7 @@ class Attacker:
                 if self.strategy != "when_idle" or t >= device.session_end:
                     break
                 t = device.session_end + IDLE_MARGIN
+            assert theft.token is not None  # the theft holds a token until it ends
             result = engine.refresh(theft.token, t)
             recorder.request(t, REFRESH_OK if result.ok else REFRESH_FAILED)
             uses += 1
@@ -222,6 +226,7 @@ class Attacker:
             if not result.grace:
                 recorder.rotations([t])
             theft.refreshes += 1
+            assert result.access_expires_at is not None  # a successful refresh issued an access token
             theft.token = result.refresh_token
             theft.access_chain = result.chain
             theft.access_expires_at = result.access_expires_at

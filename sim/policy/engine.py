@@ -364,6 +364,8 @@ class TokenEngine:
                     times.append(t)
                     return SeriesResult(times, tokens, access, result, grace)
                 grace = grace or result.grace
+                assert result.refresh_token is not None and result.access_expires_at is not None
+                assert result.chain is not None  # a successful refresh names its chain
                 token, access = result.refresh_token, result.access_expires_at
                 chain = self._chains[result.chain]
                 newest = True
@@ -405,6 +407,7 @@ class TokenEngine:
     def _access_expiry(self, now: float) -> float:
         if self._access_fixed is not None:
             return now + self._access_fixed
+        assert self._rng is not None  # a distributed lifetime needs the stream given to the constructor
         return now + self._access_dist.sample(self._rng)
 
     def logout(self, token: int, now: float) -> bool:

@@ -1,33 +1,59 @@
-"""Reading an output directory of `tokensim run` or `tokensim sweep`: summary.json and its tables."""
+"""Reading a results folder of `tokensim run`, `sweep` or `compare`: its typed summary and its tables.
+
+Only complete result sets are read (`sim.core.resultset.verify`: the manifest is complete and every file
+it lists is the one the run wrote), and only the files the manifest lists: a stale table of an earlier
+run left beside them (by an older tokensim) is never mixed in.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from sim.analysis.summary import ComparisonSummary, ResultFileError, RunSummary, SweepSummary
+from sim.core.resultset import Manifest, OutputError, verify
 
-class ReportInputError(ValueError):
-    """The directory is not a run or sweep output directory (or a file in it is missing)."""
+
+class ReportInputError(OutputError):
+    """The folder is not a complete results folder (or a file the report needs is missing)."""
 
 
-def read_summary(directory: Path) -> dict[str, Any]:
-    """The directory's summary.json; ReportInputError when there is none or it is not JSON."""
-    path = Path(directory) / "summary.json"
-    if not path.is_file():
-        raise ReportInputError(f"{directory}: no summary.json (is this a `tokensim run` or `sweep` output?)")
+Summary = RunSummary | SweepSummary | ComparisonSummary
+
+
+def read_summary(directory: Path) -> Summary:
+    """The folder's typed summary (run, sweep or comparison); ReportInputError when it has none, when it
+    is incomplete or mixes runs, or when the file is not what tokensim writes."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ReportInputError(f"{directory} is not a folder")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ReportInputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        verify(directory)
+    except OutputError as exc:
+        raise ReportInputError(str(exc)) from None
+    if (directory / "comparison.json").is_file():
+        return _read(ComparisonSummary, directory / "comparison.json")
+    path = directory / "summary.json"
+    try:
+        kind = json.loads(path.read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        kind = None
+    return _read(SweepSummary if kind == "sweep" else RunSummary, path)
 
 
-def is_sweep(summary: dict[str, Any]) -> bool:
-    """True for a sweep's summary.json (a list of cells), False for a single run's."""
-    return summary.get("kind") == "sweep" or "cells" in summary
+def _read(kind: type[RunSummary] | type[SweepSummary] | type[ComparisonSummary], path: Path) -> Summary:
+    try:
+        return kind.read(path)
+    except ResultFileError as exc:
+        raise ReportInputError(str(exc)) from None
+
+
+def is_sweep(summary: Summary) -> bool:
+    """True for a sweep's summary."""
+    return isinstance(summary, SweepSummary)
 
 
 def read_table(
@@ -37,9 +63,11 @@ def read_table(
 
     `columns`: read only these (a run's chains table can be large; a report needs a few of its columns).
     """
+    manifest = Manifest.read(Path(directory))
+    listed = set(manifest.files) if manifest is not None else None
     for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
         path = Path(directory) / f"{name}{suffix}"
-        if path.is_file():
+        if path.is_file() and (listed is None or path.name in listed):
             if columns is None:
                 return reader(path)
             return reader(path, columns=columns) if suffix == ".parquet" else reader(path, usecols=columns)
@@ -57,7 +85,7 @@ class RunFiles:
     """What a run report reads from a `tokensim run` directory."""
 
     directory: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     #: The chains table, only the REPORT_CHAIN_COLUMNS.
     chains: pd.DataFrame
     timeseries: pd.DataFrame
@@ -69,6 +97,8 @@ class RunFiles:
         """Read summary.json, the chains (the columns a report uses) and timeseries tables, and thefts."""
         directory = Path(directory)
         summary = read_summary(directory)
+        if not isinstance(summary, RunSummary):
+            raise ReportInputError(f"{directory}: not the results of a single run")
         chains = read_table(directory, "chains", columns=REPORT_CHAIN_COLUMNS)
         timeseries = read_table(directory, "timeseries")
         assert chains is not None and timeseries is not None

@@ -27,12 +27,14 @@ Functions (and the columns of the frame each one reads):
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import numpy as np
@@ -45,7 +47,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 from sim.core.output import write_atomic
 
 #: The look of every figure (applied while a figure is built and saved; global rcParams untouched).
-STYLE: dict[str, object] = {
+STYLE: dict[Any, Any] = {
     "font.size": 10,
     "axes.titlesize": 12,
     "axes.titleweight": "bold",
@@ -353,8 +355,15 @@ def stored_rows_over_time(storage: pd.DataFrame, warmup_days: float, row_bytes: 
         ax.set_ylabel("rows in the token store")
         if row_bytes:
             scale, unit = _byte_unit(float(storage["high"].max()) * row_bytes if len(storage) else 0.0)
-            size = ax.secondary_yaxis("right", functions=(lambda r: r * row_bytes / scale,
-                                                          lambda b: b * scale / row_bytes))
+            per_row = float(row_bytes)
+
+            def to_size(rows: Any) -> Any:
+                return rows * per_row / scale
+
+            def to_rows(size: Any) -> Any:
+                return size * scale / per_row
+
+            size = ax.secondary_yaxis("right", functions=(to_size, to_rows))
             size.set_ylabel(f"table size ({unit}, at {row_bytes:,} bytes a row)")
         ax.set_title(title)
         _legend_below(ax, "line: the day's mean; band: its lowest to highest hour (mean over replications)")
@@ -501,7 +510,7 @@ def _short(value: float) -> str:
 def pareto_front(
     frame: pd.DataFrame,
     title: str = "Trade-off: user friction against how long a token stays usable",
-    xlabel: str = "worst-case refresh-token usability window (days)",
+    xlabel: str = "idle window: a leaked refresh token stays usable (days)",
     ylabel: str = "forced re-authentications per user per month",
     label: str = "label",
     label_note: str | None = None,
@@ -650,6 +659,6 @@ def save_figure(figure: Figure, directory: Path, name: str) -> dict[str, Path]:
     for fmt in ("png", "svg"):
         data = figure_bytes(figure, fmt)
         path = Path(directory) / f"{name}.{fmt}"
-        write_atomic(path, lambda tmp, data=data: tmp.write_bytes(data))
+        write_atomic(path, functools.partial(Path.write_bytes, data=data))
         paths[fmt] = path
     return paths

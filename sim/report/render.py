@@ -33,7 +33,8 @@ _IMAGE = re.compile(r'<img alt="(?P<alt>[^"]*)" src="(?P<src>[^"]+)"\s*/?>')
 
 
 def markdown_to_html(text: str, title: str, images: Mapping[str, Path]) -> str:
-    """The whole HTML page for a Markdown report; `images` maps each `src` in the text to a PNG file.
+    """The whole HTML page for a Markdown report; `images` maps each `src` in the text to an SVG or PNG
+    file, embedded in the page (SVG stays sharp at any zoom).
 
     Raises ValueError when the text references an image that is not in `images` (it would not show).
     """
@@ -43,8 +44,10 @@ def markdown_to_html(text: str, title: str, images: Mapping[str, Path]) -> str:
         src = html.unescape(match["src"])
         if src not in images:
             raise ValueError(f"report references {src!r}, which is not an embedded figure")
-        data = base64.b64encode(Path(images[src]).read_bytes()).decode("ascii")
-        return f'<img alt="{match["alt"]}" src="data:image/png;base64,{data}">'
+        path = Path(images[src])
+        mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f'<img alt="{match["alt"]}" src="data:{mime};base64,{data}">'
 
     body = _IMAGE.sub(embed, body)
     return (
@@ -60,3 +63,12 @@ def md_escape(text: str) -> str:
     text = re.sub(r"([|*`\[\]\\])", r"\\\1", text)
     text = re.sub(r"(?<!\w)_|_(?!\w)", r"\\_", text)  # intraword underscores are literal already
     return text.replace("\n", " ")
+
+
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
+
+
+def md_prose(text: str) -> str:
+    """Like `md_escape`, but `code spans` written in the text stay code (a scenario's description)."""
+    parts = _CODE_SPAN.split(str(text))
+    return "".join(part if index % 2 else md_escape(part) for index, part in enumerate(parts))

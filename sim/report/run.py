@@ -8,9 +8,12 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from sim import __version__
+from sim.analysis.summary import RunSummary
+from sim.analysis.verdicts import Verdict
 from sim.core.metric_names import ALL, METRIC_UNITS
 from sim.report import plots, tables
 from sim.report.data import RunFiles
+from sim.report.numbers import SAME_EVERYWHERE, formatter, metric_text, zero_width
 from sim.report.render import md_escape
 from sim.report.text import (
     dist_text,
@@ -18,7 +21,6 @@ from sim.report.text import (
     run_headline,
     storage_sentences,
     theft_sentences,
-    with_ci,
 )
 
 PERSONA_SECTIONS = ("activity", "absences", "clients", "faults", "lifecycle")
@@ -37,14 +39,13 @@ Figures = dict[str, tuple[str, Callable[[], Figure], str]]
 def run_figures(files: RunFiles) -> Figures:
     """Each figure of a run report: name -> (heading, builder, caption). Builders read the run's tables."""
     summary = files.summary
-    name = summary["scenario"]
-    warmup = summary["warmup_days"] * 86400.0
-    horizon = summary["horizon_days"] * 86400.0
-    users = tables.users_by_persona(summary)
+    name = summary.scenario
+    warmup, horizon = summary.warmup_seconds, summary.horizon_seconds
+    users = summary.users_by_persona
     personas = list(users)
     metrics = tables.metric_frame(summary)
-    policy = summary["resolved_scenario"]["policy"]
-    cap = tables.cap_of(summary)
+    policy = summary.policy
+    cap = summary.cap
 
     def survival() -> Figure:
         km = tables.survival_table(files.chains, warmup, horizon)
@@ -56,11 +57,11 @@ def run_figures(files: RunFiles) -> Figures:
 
     def active() -> Figure:
         frame = tables.active_over_time(files.timeseries, users)
-        return plots.active_chains_over_time(frame, summary["warmup_days"],
+        return plots.active_chains_over_time(frame, summary.warmup_days,
                                              title=f"Valid refresh-token chains per user ({name})")
 
     def per_user() -> Figure:
-        counts = tables.active_per_user_counts(files.chains, users, summary["replications"], warmup, horizon)
+        counts = tables.active_per_user_counts(files.chains, users, summary.replications, warmup, horizon)
         return plots.chains_per_user(counts, cap, policy.get("on_cap"),
                                      title=f"Valid chains per user against the cap ({name})")
 
@@ -76,11 +77,11 @@ def run_figures(files: RunFiles) -> Figures:
 
     def storage() -> Figure:
         frame = tables.storage_over_time(files.timeseries, personas)
-        row_bytes = (summary["resolved_scenario"].get("storage") or {}).get("row_bytes")
-        return plots.stored_rows_over_time(frame, summary["warmup_days"], row_bytes,
+        row_bytes = (summary.resolved_scenario.get("storage") or {}).get("row_bytes")
+        return plots.stored_rows_over_time(frame, summary.warmup_days, row_bytes,
                                            title=f"Rows in the token store over time ({name})")
 
-    window = f"days {summary['warmup_days']:g} to {summary['horizon_days']:g}"
+    window = f"days {summary.warmup_days:g} to {summary.horizon_days:g}"
     figures = {
         "survival": (
             "How long refresh-token chains last", survival,
@@ -147,19 +148,26 @@ def has_thefts(files: RunFiles) -> bool:
 
     if files.thefts is None or files.thefts.empty:
         return False
-    return not measured_thefts(files.thefts, files.summary["warmup_days"] * 86400.0).empty
+    return not measured_thefts(files.thefts, files.summary.warmup_seconds).empty
 
 
-def run_markdown(files: RunFiles, figure_files: dict[str, str], figures: Figures | None = None) -> str:
-    """report.md of a run; `figure_files` maps figure names to their PNG paths relative to the report.
+def run_markdown(
+    files: RunFiles,
+    figure_files: dict[str, str],
+    figures: Figures | None = None,
+    requirements: list[Verdict] | None = None,
+) -> str:
+    """report.md of a run; `figure_files` maps figure names to their paths relative to the report.
 
-    `figures` is `run_figures(files)` when the caller already has it (built again otherwise).
+    `figures` is `run_figures(files)` when the caller already has it (built again otherwise);
+    `requirements`: the verdicts of the scenario's requirements, shown first.
     """
     summary = files.summary
     figures = figures if figures is not None else run_figures(files)
-    lines = [f"# tokensim report: {md_escape(summary['scenario'])}", ""]
-    if summary.get("description"):
-        lines += [md_escape(summary["description"]), ""]
+    lines = [f"# tokensim report: {md_escape(summary.scenario)}", ""]
+    if summary.description:
+        lines += [md_escape(summary.description), ""]
+    lines += requirements_section(summary, requirements)
     lines += ["## Headline figures", ""]
     lines += [f"- {sentence}" for sentence in run_headline(summary)]
     lines += [""]
@@ -168,8 +176,9 @@ def run_markdown(files: RunFiles, figure_files: dict[str, str], figures: Figures
         lines += ["By persona:", ""] + [f"- {s}" for s in per_persona] + [""]
     lines += [
         "Every figure covers the measured window (after the warm-up) and is the mean over "
-        f"{summary['replications']} independent replications, with its 95% confidence interval in "
-        "brackets (Student's t). A month is 30 days.",
+        f"{summary.replications} independent replications, with its 95% confidence interval in "
+        f"brackets (Student's t); `{SAME_EVERYWHERE}` marks a figure that every replication gave the same "
+        "value, whose interval has no width: more replications or users may still vary. A month is 30 days.",
         "",
     ]
     lines += _simulated(summary)
@@ -191,26 +200,27 @@ def run_markdown(files: RunFiles, figure_files: dict[str, str], figures: Figures
     lines += [
         "---",
         "",
-        f"*Generated by tokensim {__version__} (simulation by tokensim {summary.get('tool_version', '?')}) "
+        f"*Generated by tokensim {__version__} (simulation by tokensim {summary.tool_version}) "
         "from summary.json and the run's tables. The figures are also in `figures/` as PNG and SVG.*",
         "",
     ]
     return "\n".join(lines)
 
 
-def _simulated(summary: dict[str, Any]) -> list[str]:
-    scenario = summary["resolved_scenario"]
+def _simulated(summary: RunSummary) -> list[str]:
+    scenario = summary.resolved_scenario
     lines = ["## What was simulated", ""]
-    lines += ["| | |", "| --- | --- |"]
+    lines += ["| setting | value |", "| --- | --- |"]
     rows = [
-        ("scenario", summary["scenario"]),
-        ("users", f"{summary['users']:,}"),
-        ("horizon", f"{summary['horizon_days']:g} days (the first {summary['warmup_days']:g} are a warm-up "
+        ("scenario", summary.scenario),
+        ("users", f"{summary.users:,}"),
+        ("horizon", f"{summary.horizon_days:g} days (the first {summary.warmup_days:g} are a warm-up "
                     "excluded from the figures)"),
-        ("replications", f"{summary['replications']} (independent runs; intervals are over these)"),
-        ("seed", summary["seed"]),
+        ("replications", f"{summary.replications} (independent runs; intervals are over these)"),
+        ("seed", summary.seed),
+        ("libraries", ", ".join(f"{k} {v}" for k, v in summary.library_versions.items())),
     ]
-    lines += [f"| {key} | {md_escape(value)} |" for key, value in rows]
+    lines += [f"| {key} | {md_escape(str(value))} |" for key, value in rows]
     return [*lines, "", *scenario_tables(scenario)]
 
 
@@ -240,24 +250,52 @@ def scenario_tables(scenario: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _metrics_table(summary: dict[str, Any]) -> list[str]:
-    personas = list(summary.get("by_persona", {}))
+def _metrics_table(summary: RunSummary) -> list[str]:
+    personas = list(summary.by_persona)
     several = len(personas) > 1
     header = "| metric | unit | everyone |" + "".join(f" {md_escape(p)} |" for p in personas if several)
     lines = ["## Every metric", "", "Mean and 95% confidence interval over replications.", "", header,
              "| --- " * (3 + (len(personas) if several else 0)) + "|"]
-    for name, block in summary["metrics"].items():
-        if name.startswith("forced_reauth_per_user_month.") and not block["mean"]:
+    for name, block in summary.metrics.items():
+        if name.startswith("forced_reauth_per_user_month.") and not block.mean:
             continue  # causes that never occur
-        blocks = [block, *(summary["by_persona"][p].get(name, {}) for p in personas)]
-        if all(b.get("mean") is None for b in blocks):
+        blocks = [block, *(summary.by_persona[p].get(name) for p in personas)]
+        if all(b is None or b.mean is None for b in blocks):
             continue  # no value anywhere, e.g. theft metrics of a scenario without threats
-        cells = [with_ci(block)]
+        cells = [metric_text(name, block)]
         if several:
-            cells += [with_ci(summary["by_persona"][p][name]) for p in personas]
-        unit = block.get("unit") or METRIC_UNITS.get(name, "")
+            cells += [metric_text(name, summary.by_persona[p][name]) for p in personas]
+        unit = block.unit or METRIC_UNITS.get(name, "")
         lines.append(f"| `{name}` | {unit} | " + " | ".join(cells) + " |")
     lines += ["", "Causes of forced re-authentication that never occurred, and metrics without a value "
               "(such as the theft metrics of a scenario that models no theft), are left out.", ""]
     return lines
 
+
+
+def requirements_section(summary: RunSummary, verdicts: list[Verdict] | None) -> list[str]:
+    """A pass/fail section for the scenario's requirements (nothing when it has none)."""
+    if not verdicts:
+        return []
+    failed = [v for v in verdicts if not v.holds]
+    verdict = (f"**{len(failed)} of {len(verdicts)} requirements fail**" if failed
+               else f"**All {len(verdicts)} requirements hold** with 95% confidence")
+    lines = ["## Requirements", "", verdict + " (a requirement holds when the metric's whole 95% interval "
+             "is on the required side).", "", "| requirement | estimate (95% CI) | result |",
+             "| --- | --- | --- |"]
+    for v in verdicts:
+        estimate = verdict_estimate(v)
+        result = "holds" if v.holds else f"**fails**: {v.reason(formatter(v.requirement.metric))}"
+        lines.append(f"| `{md_escape(v.requirement.text)}` | {estimate} | {md_escape(result)} |")
+    if any(zero_width({"mean": v.mean, "ci95": (v.low, v.high)}) for v in verdicts):
+        lines += ["", f"`{SAME_EVERYWHERE}`: every replication gave the same value; the interval has no "
+                  "width, which is not certainty."]
+    return [*lines, ""]
+
+
+def verdict_estimate(verdict: Verdict) -> str:
+    """The estimate a verdict was made on, in its metric's number format."""
+    if verdict.mean is None:
+        return "n/a"
+    estimate = {"mean": verdict.mean, "ci95": (verdict.low, verdict.high)}
+    return metric_text(verdict.requirement.metric, estimate)

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 from matplotlib.figure import Figure
 
 from sim import __version__
+from sim.analysis.summary import SweepSummary
+from sim.analysis.tradeoff import FRICTION, exposure_label, exposure_words
+from sim.analysis.verdicts import Verdict
 from sim.core.metric_names import ALL
 from sim.report import plots, tables
+from sim.report.numbers import difference_with_ci, metric_text, num, pct, with_ci
 from sim.report.render import md_escape
-from sim.report.run import Figures, figure_lines, scenario_tables
-from sim.report.text import num, pct, with_ci
+from sim.report.run import Figures, figure_lines, scenario_tables, verdict_estimate
 from sim.scenario.paths import short_names
 
 FRICTION_LABEL = "forced re-authentications per user per month"
 
 
-def _layout(summary: dict[str, Any], frame: pd.DataFrame) -> tuple[str, str | None, bool]:
+def _layout(summary: SweepSummary, frame: pd.DataFrame) -> tuple[str, str | None, bool]:
     """(x column, group column or None, heatmap?) for the main-metric figure."""
-    swept = list(summary.get("swept", []))
-    sweep = summary.get("resolved_scenario", {}).get("sweep", {})
+    swept = list(summary.swept)
+    sweep = summary.resolved_scenario.get("sweep") or {}
     is_grid = "grid" in sweep or (not sweep and len(swept) <= 2)
     if is_grid and len(swept) == 1:
         return swept[0], None, False
@@ -32,19 +33,19 @@ def _layout(summary: dict[str, Any], frame: pd.DataFrame) -> tuple[str, str | No
     return "label", None, False
 
 
-def _metric_by_cell(summary: dict[str, Any], cells: pd.DataFrame, persona: str) -> pd.DataFrame:
-    values = tables.sweep_metric_frame(summary, tables.FRICTION, persona)
+def _metric_by_cell(summary: SweepSummary, cells: pd.DataFrame, persona: str) -> pd.DataFrame:
+    values = tables.sweep_metric_frame(summary, FRICTION, persona)
     merged = cells.drop(columns=["label"]).merge(values, on="cell")
     merged["persona"] = "everyone" if persona == ALL else persona
     return merged
 
 
-def sweep_figures(summary: dict[str, Any]) -> Figures:
+def sweep_figures(summary: SweepSummary) -> Figures:
     """Each figure of a sweep report: name -> (heading, builder, caption)."""
-    name = summary["scenario"]
+    name = summary.scenario
     cells = tables.sweep_frame(summary)
     x, group, heatmap = _layout(summary, cells)
-    personas = list(summary["cells"][0].get("by_persona", {})) if summary["cells"] else []
+    personas = list(summary.cells[0].by_persona) if summary.cells else []
     overall = _metric_by_cell(summary, cells, ALL)
     sources = list(cells["exposure_source"]) if not cells.empty else []
 
@@ -62,9 +63,9 @@ def sweep_figures(summary: dict[str, Any]) -> Figures:
                                     "per user per month", xlabel=_axis(x), ylabel=_axis(group))
 
     def pareto() -> Figure:
-        xlabel = tables.exposure_label(sources)
-        swept = summary.get("swept", [])
-        grid = "grid" in summary.get("resolved_scenario", {}).get("sweep", {})
+        xlabel = exposure_label(sources)
+        swept = summary.swept
+        grid = "grid" in (summary.resolved_scenario.get("sweep") or {})
         note = f"points: {', '.join(short_names(swept).values())}" if grid and swept else None
         return plots.pareto_front(cells, title=f"Friction against token exposure ({name})", xlabel=xlabel,
                                   ylabel=FRICTION_LABEL, label="point", label_note=note)
@@ -84,11 +85,11 @@ def sweep_figures(summary: dict[str, Any]) -> Figures:
             "Forced re-authentications per user per month for every combination of the two swept "
             "values: mean and 95% confidence interval in each cell; darker is less friction.",
         )
-    exposure_words = tables.exposure_words(sources)
+    words = exposure_words(sources)
     figures["pareto"] = (
         "Trade-off between friction and exposure", pareto,
         f"Each cell as a point: forced re-authentications per user per month (95% CI) against "
-        f"{exposure_words}. Red: Pareto-optimal cells, for which no other cell has both less friction and "
+        f"{words}. Red: Pareto-optimal cells, for which no other cell has both less friction and "
         "less exposure; the choice is among these.",
     )
     return figures
@@ -98,35 +99,36 @@ def _axis(column: str) -> str:
     return "cell" if column == "label" else column
 
 
-def sweep_headline(summary: dict[str, Any], frame: pd.DataFrame | None = None) -> list[str]:
+def sweep_headline(summary: SweepSummary, frame: pd.DataFrame | None = None) -> list[str]:
     """The headline sentences of a sweep report (`frame`: the summary's `tables.sweep_frame`, if at hand)."""
     frame = frame if frame is not None else tables.sweep_frame(summary)
     if frame.empty:
         return ["No cell of the sweep could run."]
-    blocks = {c["cell"]: c["metrics"] for c in summary["cells"]}
+    blocks = {c.cell: c.metrics for c in summary.cells}
     best = frame.loc[frame["friction"].idxmin()]
     worst = frame.loc[frame["friction"].idxmax()]
 
     def describe(row: pd.Series) -> str:
         m = blocks[row["cell"]]
-        return (f"**{md_escape(row['label'])}**: {with_ci(m[tables.FRICTION])} forced re-authentications per "
+        return (f"**{md_escape(row['label'])}**: {with_ci(m[FRICTION])} forced re-authentications per "
                 f"user per month, {with_ci(m['users_with_forced_reauth_share_monthly'], pct)} of users "
                 "forced in a month")
 
-    swept = ", ".join(f"`{p}`" for p in summary.get("swept", [])) or "the cases"
+    swept = ", ".join(f"`{p}`" for p in summary.swept) or "the cases"
     sentences = [
-        f"{len(frame)} cells over {swept}, each {summary['replications']} replications on common random "
-        f"numbers (seed {summary['seed']}).",
+        f"{len(frame)} cells over {swept}, each {summary.replications} replications on common random "
+        f"numbers (seed {summary.seed}).",
         f"Least friction: {describe(best)}.",
         f"Most friction: {describe(worst)}.",
     ]
-    diff = next((c.get("difference_from_baseline", {}).get(tables.FRICTION) for c in summary["cells"]
-                 if c["cell"] == best["cell"]), None)
-    if diff is not None and diff.get("mean") is not None:
-        baseline = next(c["label"] for c in summary["cells"] if c["cell"] == summary.get("baseline"))
+    differences = summary.cell(best["cell"]).difference_from_baseline or {}
+    diff = differences.get(FRICTION)
+    if diff is not None and diff.mean is not None:
+        baseline = summary.cell(summary.baseline).label
         sentences.append(
             f"Against the baseline ({md_escape(baseline)}), the least-friction cell changes forced "
-            f"re-authentications by {with_ci(diff)} per user per month (paired over replications)."
+            f"re-authentications by {difference_with_ci(diff.mean, diff.low, diff.high)} per user per month "
+            "(paired over replications on common random numbers)."
         )
     front = frame[frame["pareto"]].sort_values("exposure_days")
     names = "; ".join(f"**{md_escape(r.label)}** ({num(r.exposure_days)} days, {num(r.friction)} per user "
@@ -138,16 +140,20 @@ def sweep_headline(summary: dict[str, Any], frame: pd.DataFrame | None = None) -
 
 
 def sweep_markdown(
-    summary: dict[str, Any], figure_files: dict[str, str], figures: Figures | None = None
+    summary: SweepSummary,
+    figure_files: dict[str, str],
+    figures: Figures | None = None,
+    requirements: dict[str, list[Verdict]] | None = None,
 ) -> str:
     """report.md of a sweep; `figure_files` maps figure names to their PNG paths relative to the report.
 
     `figures` is `sweep_figures(summary)` when the caller already has it (built again otherwise).
     """
     frame = tables.sweep_frame(summary)
-    lines = [f"# tokensim sweep report: {md_escape(summary['scenario'])}", ""]
-    if summary.get("description"):
-        lines += [md_escape(summary["description"]), ""]
+    lines = [f"# tokensim sweep report: {md_escape(summary.scenario)}", ""]
+    if summary.description:
+        lines += [md_escape(summary.description), ""]
+    lines += sweep_requirements(summary, requirements)
     lines += ["## Headline figures", ""] + [f"- {s}" for s in sweep_headline(summary, frame)] + [""]
     lines += [
         "Every figure is the mean over the replications of the measured window (after the warm-up), with "
@@ -155,24 +161,24 @@ def sweep_markdown(
         "",
         "## What was simulated",
         "",
-        "| | |",
+        "| setting | value |",
         "| --- | --- |",
-        f"| scenario | {md_escape(summary['scenario'])} |",
-        f"| swept | {', '.join(f'`{p}`' for p in summary.get('swept', []))} |",
-        f"| cells | {len(summary['cells'])} run" + (f", {len(summary.get('skipped', []))} skipped |"
-                                                      if summary.get("skipped") else " |"),
-        f"| horizon | {summary['horizon_days']:g} days (warm-up {summary['warmup_days']:g}) |",
-        f"| replications | {summary['replications']} per cell |",
-        f"| seed | {summary['seed']} (the same in every cell) |",
+        f"| scenario | {md_escape(summary.scenario)} |",
+        f"| swept | {', '.join(f'`{p}`' for p in summary.swept)} |",
+        f"| cells | {len(summary.cells)} run" + (f", {len(summary.skipped)} skipped |"
+                                                  if summary.skipped else " |"),
+        f"| horizon | {summary.horizon_days:g} days (warm-up {summary.warmup_days:g}) |",
+        f"| replications | {summary.replications} per cell |",
+        f"| seed | {summary.seed} (the same in every cell) |",
         "",
         "Each cell is the base scenario below with only the swept values overridden.",
         "",
     ]
-    if summary.get("resolved_scenario"):
-        lines += scenario_tables(summary["resolved_scenario"])
+    if summary.resolved_scenario:
+        lines += scenario_tables(summary.resolved_scenario)
     lines += _cells_table(summary, frame)
-    for skipped in summary.get("skipped", []):
-        lines += [f"- skipped **{md_escape(skipped['label'])}**: {md_escape(skipped.get('error', ''))}"]
+    for skipped in summary.skipped:
+        lines += [f"- skipped **{md_escape(skipped.label)}**: {md_escape(skipped.error or '')}"]
     lines += ["## Figures", ""]
     figures = figures if figures is not None else sweep_figures(summary)
     for name, (heading, _, caption) in figures.items():
@@ -183,23 +189,45 @@ def sweep_markdown(
     return "\n".join(lines)
 
 
-def _cells_table(summary: dict[str, Any], frame: pd.DataFrame) -> list[str]:
+def _cells_table(summary: SweepSummary, frame: pd.DataFrame) -> list[str]:
     columns = [
-        (tables.FRICTION, "forced re-auths / user / month", None),
-        ("users_with_forced_reauth_share_monthly", "users forced in a month", pct),
-        ("evictions_per_user_month", "evictions / user / month", None),
-        ("active_chains_per_user", "valid chains / user", None),
+        (FRICTION, "forced re-auths / user / month"),
+        ("users_with_forced_reauth_share_monthly", "users forced in a month"),
+        ("evictions_per_user_month", "evictions / user / month"),
+        ("active_chains_per_user", "valid chains / user"),
     ]
-    header = "| cell | " + " | ".join(label for _, label, _ in columns) + " | exposure (days) | Pareto |"
-    lines = ["### Cells", "", header, "| --- " * (len(columns) + 3) + "|"]
+    header = ("| cell | " + " | ".join(label for _, label in columns)
+              + " | Δ forced re-auths vs baseline (paired) | exposure (days) | Pareto |")
+    lines = ["### Cells", "", header, "| --- " * (len(columns) + 4) + "|"]
     pareto = dict(zip(frame["cell"], frame["pareto"], strict=True))
     exposure = dict(zip(frame["cell"], frame["exposure_days"], strict=True))
-    for cell in summary["cells"]:
-        values = [
-            with_ci(cell["metrics"][m], fmt or num) if m in cell["metrics"] else "" for m, _, fmt in columns
-        ]
-        mark = "yes" if pareto.get(cell["cell"]) else ""
-        base = " (baseline)" if cell["cell"] == summary.get("baseline") else ""
-        lines.append(f"| {md_escape(cell['label'])}{base} | " + " | ".join(values)
-                     + f" | {num(exposure.get(cell['cell']))} | {mark} |")
+    for cell in summary.cells:
+        values = [metric_text(m, cell.metrics[m]) if m in cell.metrics else "" for m, _ in columns]
+        diff = (cell.difference_from_baseline or {}).get(FRICTION)
+        paired = "baseline" if diff is None else difference_with_ci(diff.mean, diff.low, diff.high)
+        mark = "yes" if pareto.get(cell.cell) else ""
+        base = " (baseline)" if cell.cell == summary.baseline else ""
+        lines.append(f"| {md_escape(cell.label)}{base} | " + " | ".join(values)
+                     + f" | {paired} | {num(exposure.get(cell.cell))} | {mark} |")
+    lines += ["", "The paired difference subtracts the baseline replication by replication: every cell "
+              "simulates the same users with the same random numbers, so the difference is much more "
+              "precise than the two cells' own intervals suggest (the figure below shows both)."]
+    return [*lines, ""]
+
+
+def sweep_requirements(summary: SweepSummary, verdicts: dict[str, list[Verdict]] | None) -> list[str]:
+    """A pass/fail section for the scenario's requirements in every cell (nothing without requirements)."""
+    if not verdicts:
+        return []
+    texts = [v.requirement.text for v in next(iter(verdicts.values()))]
+    failing = [cell for cell, found in verdicts.items() if not all(v.holds for v in found)]
+    first = (f"**{len(failing)} of {len(verdicts)} cells fail a requirement**" if failing
+             else f"**Every requirement holds in all {len(verdicts)} cells** with 95% confidence")
+    lines = ["## Requirements", "", first + ".", "",
+             "| cell | " + " | ".join(f"`{md_escape(t)}`" for t in texts) + " |",
+             "| --- " * (len(texts) + 1) + "|"]
+    for cell in summary.cells:
+        found = verdicts.get(cell.cell, [])
+        marks = [("ok " if v.holds else "**FAIL** ") + verdict_estimate(v) for v in found]
+        lines.append(f"| {md_escape(cell.label)} | " + " | ".join(marks) + " |")
     return [*lines, ""]

@@ -18,12 +18,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.analysis.summary import RunSummary, SweepSummary
+from sim.analysis.tradeoff import FRICTION, exposure_point, pareto_mask
 from sim.core.durations import DAY, HOUR, WEEK
 from sim.core.metric_names import ALL, CAUSES
 
-FRICTION = "forced_reauth_per_user_month"
-#: A metric that, when present in a summary, measures exposure directly (a later feature).
-DWELL = "attacker_dwell_days_mean"
 HOURS_PER_WEEK = int(WEEK // HOUR)
 
 #: Plain words for the causes of a forced re-authentication (the engine's failure reasons).
@@ -43,24 +42,22 @@ CAUSE_WORDS: dict[str, str] = {
 # --- summary.json -> tables -------------------------------------------------------------------------
 
 
-def metric_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
-    """Every metric of a run's summary.json, overall (`"*"`) and per persona, one row each.
+def metric_frame(summary: RunSummary) -> pd.DataFrame:
+    """Every metric of a run's summary, overall (`"*"`) and per persona, one row each.
 
     Columns: persona, metric, mean, ci_low, ci_high, unit (NaN where the summary has null).
     """
     rows = []
-    groups = [(ALL, summary["metrics"]), *summary.get("by_persona", {}).items()]
-    for persona, blocks in groups:
+    for persona, blocks in summary.groups():
         for name, block in blocks.items():
-            low, high = block.get("ci95", [None, None])
             rows.append(
                 {
                     "persona": persona,
                     "metric": name,
-                    "mean": _nan(block.get("mean")),
-                    "ci_low": _nan(low),
-                    "ci_high": _nan(high),
-                    "unit": block.get("unit", ""),
+                    "mean": _nan(block.mean),
+                    "ci_low": _nan(block.low),
+                    "ci_high": _nan(block.high),
+                    "unit": block.unit,
                 }
             )
     return pd.DataFrame(rows, columns=["persona", "metric", "mean", "ci_low", "ci_high", "unit"])
@@ -94,17 +91,6 @@ def cause_frame(metrics: pd.DataFrame, personas: Sequence[str] | None = None) ->
     rows["persona"] = rows["persona"].astype(str)
     rows["cause"] = rows["cause"].astype(str)
     return rows[["persona", "cause", "label", "mean", "ci_low", "ci_high", "share"]]
-
-
-def users_by_persona(summary: Mapping[str, Any]) -> dict[str, int]:
-    """Users of each persona, from the resolved scenario recorded in summary.json."""
-    return {p["name"]: int(p["users"]) for p in summary["resolved_scenario"]["population"]}
-
-
-def cap_of(summary: Mapping[str, Any]) -> int | None:
-    """The policy's per-user cap (None for unlimited), from the resolved scenario."""
-    cap = summary["resolved_scenario"]["policy"].get("max_tokens_per_user")
-    return cap if isinstance(cap, int) and not isinstance(cap, bool) else None
 
 
 # --- chains -> Kaplan-Meier --------------------------------------------------------------------------
@@ -352,147 +338,59 @@ def active_per_user_counts(
 # --- sweeps ---------------------------------------------------------------------------------------
 
 
-def exposure_days(policy: Mapping[str, Any], horizon_days: float) -> float:
-    """Worst-case time a refresh token stays usable under a resolved policy, in days.
-
-    That is the absolute lifetime when the absolute deadline caps the chain (`absolute_anchor: chain`);
-    with an unlimited absolute lifetime, or one renewed by every rotation (`absolute_anchor: token`), a
-    token kept in use never has to stop, so the window is the whole horizon.
-    """
-    from sim.policy.model import Policy
-
-    resolved = Policy.from_dict(dict(policy))
-    if resolved.absolute_lifetime is None or resolved.absolute_anchor == "token":
-        return float(horizon_days)
-    return min(float(horizon_days), resolved.absolute_lifetime / DAY)
-
-
-#: Axis labels of the exposure measure, by `exposure_source`.
-EXPOSURE_LABELS = {
-    "metric": "mean attacker dwell time (days)",
-    "policy": "worst-case refresh-token usability window (days)",
-}
-#: The same in words, for figure captions.
-EXPOSURE_WORDS = {
-    "metric": "the mean attacker dwell time (days)",
-    "policy": (
-        "the worst-case time a refresh token stays usable (the absolute lifetime; with an unlimited "
-        "absolute lifetime, or one renewed by every rotation, a token kept in use never has to stop, "
-        "so the window is the whole horizon)"
-    ),
-}
-
-
-def exposure_point(
-    metrics: Mapping[str, Mapping[str, Any]], policy: Mapping[str, Any] | None, horizon_days: float
-) -> dict[str, Any]:
-    """The exposure of one sweep cell or compared preset: how long a stolen or leaked token stays usable.
-
-    `attacker_dwell_days_mean` (with its 95% interval) when `metrics` (a summary's metric blocks) has a
-    value for it, i.e. the scenario models thefts; otherwise the policy's worst-case usability window
-    (`exposure_days`, no interval), or the horizon when the policy is unknown (None). Returns the keys
-    exposure_days, exposure_low, exposure_high and exposure_source (`metric` or `policy`).
-    """
-    dwell = metrics.get(DWELL)
-    if dwell is not None and dwell.get("mean") is not None and not math.isnan(dwell["mean"]):
-        mean, (low, high) = _block(dwell)
-        return {"exposure_days": mean, "exposure_low": low, "exposure_high": high,
-                "exposure_source": "metric"}
-    days = exposure_days(policy, horizon_days) if policy is not None else float(horizon_days)
-    return {"exposure_days": days, "exposure_low": math.nan, "exposure_high": math.nan,
-            "exposure_source": "policy"}
-
-
-def exposure_label(sources: Sequence[str]) -> str:
-    """The exposure axis label for points whose `exposure_source` are `sources` (mixed: both named)."""
-    kinds = list(dict.fromkeys(sources)) or ["policy"]
-    if len(kinds) == 1:
-        return EXPOSURE_LABELS[kinds[0]]
-    return "exposure (days): attacker dwell where thefts are modelled, else usability window"
-
-
-def exposure_words(sources: Sequence[str]) -> str:
-    """What the exposure axis measures, in words (for a caption)."""
-    kinds = list(dict.fromkeys(sources)) or ["policy"]
-    return " where the scenario models thefts, else ".join(EXPOSURE_WORDS[k] for k in sorted(kinds))
-
-
-def sweep_frame(summary: Mapping[str, Any]) -> pd.DataFrame:
+def sweep_frame(summary: SweepSummary) -> pd.DataFrame:
     """One row per cell of a sweep's summary.json: the swept values, friction and exposure with CIs.
 
     Columns: cell, label, one column per swept path (the value as text), friction, friction_low,
     friction_high, exposure_days, exposure_low, exposure_high, exposure_source (`metric` when the
-    summary has `attacker_dwell_days_mean`, else `policy`: see `exposure_days`; without a recorded
-    `resolved_scenario`, an overridden `policy.absolute_lifetime` or else the horizon), point (a short label:
-    the swept values for a grid, the case name for cases) and pareto (on the Pareto front).
+    summary has `attacker_dwell_days_mean`, else `policy`: the cell's idle window, see
+    `sim.analysis.tradeoff`), point (a short label: the swept values for a grid, the case name for cases)
+    and pareto (on the Pareto front).
     """
     from sim.scenario.paths import apply_overrides, value_at, value_text
 
-    base = dict(summary.get("resolved_scenario") or {})
+    base = dict(summary.resolved_scenario)
     base.pop("sweep", None)
     base.pop("requirements", None)
-    horizon = float(summary.get("horizon_days") or 0.0)
-    swept: list[str] = list(summary.get("swept", []))
+    horizon = float(summary.horizon_days)
+    swept: list[str] = list(summary.swept)
     rows = []
-    for cell in summary["cells"]:
-        overrides = cell.get("overrides", {})
-        config = apply_overrides(base, overrides) if base else {}
-        row: dict[str, Any] = {"cell": cell["cell"], "label": cell.get("label", cell["cell"])}
+    for cell in summary.cells:
+        overrides = cell.overrides
+        config = apply_overrides(base, overrides)
+        row: dict[str, Any] = {"cell": cell.cell, "label": cell.label}
         for path in swept:
             if path in overrides:
                 row[path] = value_text(overrides[path])
             else:
-                row[path] = value_text(value_at(config, path)) if config else ""
-        friction = cell["metrics"][FRICTION]
-        row["friction"], (row["friction_low"], row["friction_high"]) = _block(friction)
-        if config:
-            policy: Mapping[str, Any] | None = config["policy"]
-            cell_horizon = float(_days(config.get("horizon")) or horizon)
-        else:  # no resolved scenario recorded: only an overridden absolute lifetime is known
-            absolute = overrides.get("policy.absolute_lifetime")
-            policy = {"absolute_lifetime": absolute} if _days(absolute) is not None else None
-            cell_horizon = horizon
-        row.update(exposure_point(cell["metrics"], policy, cell_horizon))
+                row[path] = value_text(value_at(config, path))
+        friction = cell.metrics[FRICTION]
+        row["friction"], row["friction_low"], row["friction_high"] = (
+            _nan(friction.mean), _nan(friction.low), _nan(friction.high)
+        )
+        cell_horizon = float(_days(config.get("horizon")) or horizon)
+        row.update(exposure_point(cell.metrics, config["policy"], cell_horizon))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    grid = "grid" in (summary.get("resolved_scenario") or {}).get("sweep", {})
+    grid = "grid" in (summary.resolved_scenario.get("sweep") or {})
     frame["point"] = frame[swept].agg(", ".join, axis=1) if grid and swept else frame["label"]
     frame["pareto"] = pareto_mask(frame["exposure_days"].to_numpy(), frame["friction"].to_numpy())
     return frame
 
 
-def sweep_metric_frame(summary: Mapping[str, Any], metric: str, persona: str = ALL) -> pd.DataFrame:
+def sweep_metric_frame(summary: SweepSummary, metric: str, persona: str = ALL) -> pd.DataFrame:
     """One metric of every cell of a sweep summary: cell, label, mean, ci_low, ci_high, unit."""
     rows = []
-    for cell in summary["cells"]:
-        blocks = cell["metrics"] if persona == ALL else cell.get("by_persona", {}).get(persona, {})
+    for cell in summary.cells:
+        blocks = cell.metrics if persona == ALL else cell.by_persona.get(persona, {})
         block = blocks.get(metric)
         if block is None:
             continue
-        mean, (low, high) = _block(block)
-        rows.append({"cell": cell["cell"], "label": cell.get("label", cell["cell"]), "mean": mean,
-                     "ci_low": low, "ci_high": high, "unit": block.get("unit", "")})
+        rows.append({"cell": cell.cell, "label": cell.label, "mean": _nan(block.mean),
+                     "ci_low": _nan(block.low), "ci_high": _nan(block.high), "unit": block.unit})
     return pd.DataFrame(rows, columns=["cell", "label", "mean", "ci_low", "ci_high", "unit"])
-
-
-def pareto_mask(exposure: np.ndarray, friction: np.ndarray) -> np.ndarray:
-    """True for points not dominated on both axes (lower exposure and lower friction are better).
-
-    A point is dominated when another is at least as good on both axes and strictly better on one.
-    Points with a missing value are never on the front.
-    """
-    x = np.asarray(exposure, dtype=float)
-    y = np.asarray(friction, dtype=float)
-    ok = ~(np.isnan(x) | np.isnan(y))
-    mask = np.zeros(len(x), dtype=bool)
-    for i in np.nonzero(ok)[0]:
-        others = ok.copy()
-        others[i] = False
-        dominated = others & (x <= x[i]) & (y <= y[i]) & ((x < x[i]) | (y < y[i]))
-        mask[i] = not dominated.any()
-    return mask
 
 
 def _days(value: Any) -> float | None:
@@ -504,11 +402,6 @@ def _days(value: Any) -> float | None:
         return parse_duration(value) / DAY
     except ValueError:
         return None
-
-
-def _block(block: Mapping[str, Any]) -> tuple[float, tuple[float, float]]:
-    low, high = block.get("ci95", [None, None])
-    return _nan(block.get("mean")), (_nan(low), _nan(high))
 
 
 def _nan(value: Any) -> float:

@@ -1,72 +1,31 @@
-"""Numbers and sentences of the report, generated from summary.json's figures.
+"""Sentences of the report, generated from a typed summary's figures.
 
-Every number in a headline sentence is the summary's value, rounded for reading: percentages with a
-fixed number of decimals (`pct`), other numbers to three significant digits (`num`), intervals as
-`(low–high)` with an en dash. The tests parse the sentences back and compare them with summary.json.
+Every number in a headline sentence is the summary's value in the one number format of
+`sim.report.numbers` (percentages for shares, three significant digits otherwise, intervals as
+`(low–high)`). The tests parse the sentences back and compare them with summary.json.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from sim.report.tables import CAUSE_WORDS, FRICTION
+from sim.analysis.summary import Estimate, RunSummary
+from sim.analysis.tradeoff import FRICTION
+from sim.report.numbers import interval, num, pct, with_ci
+from sim.report.tables import CAUSE_WORDS
 
-DASH = "–"
+Metrics = Mapping[str, Estimate]
 
-
-def pct(share: float | None) -> str:
-    """A share as a percentage: one decimal from 1% up, two below 1%, three below 0.1% (`27.0%`)."""
-    if share is None or math.isnan(share):
-        return "n/a"
-    value = 100.0 * share
-    if value == 0:
-        return "0%"
-    decimals = 0 if abs(value) >= 99.95 else 1 if abs(value) >= 1 else (2 if abs(value) >= 0.1 else 3)
-    return f"{value:.{decimals}f}%"
-
-
-def num(value: float | None) -> str:
-    """A number to three significant digits without exponent (`0.454`, `80.5`, `1,234`)."""
-    if value is None or math.isnan(value):
-        return "n/a"
-    if value == 0:
-        return "0"
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):,}"
-    decimals = max(0, min(6, 2 - math.floor(math.log10(abs(value)))))
-    text = f"{value:,.{decimals}f}"
-    return "0" if float(text.replace(",", "")) == 0 else text
-
-
-def interval(block: Mapping[str, Any], fmt: Any = num) -> str:
-    """`(low–high)` of a metric block, or the empty string when there is no interval."""
-    low, high = block.get("ci95", [None, None])
-    if low is None or high is None:
-        return ""
-    sep = " to " if low < 0 or high < 0 else DASH  # `(-1.1 to 7.4%)` reads better than `(-1.1–7.4%)`
-    if fmt is pct:
-        return f"({pct(low).rstrip('%')}{sep}{pct(high)})"
-    return f"({fmt(low)}{sep}{fmt(high)})"
-
-
-def with_ci(block: Mapping[str, Any], fmt: Any = num) -> str:
-    """`mean (low–high)`, the interval left out when there is none."""
-    text = fmt(block.get("mean"))
-    ci = interval(block, fmt)
-    return f"{text} {ci}" if ci else text
-
-
-def cause_shares(metrics: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, float]]:
+def cause_shares(metrics: Metrics) -> list[tuple[str, float]]:
     """(cause, share of forced re-authentications) for every cause that occurs, largest first."""
-    total = metrics[FRICTION]["mean"] or 0.0
+    total = metrics[FRICTION].mean or 0.0
     if not total:
         return []
     shares = []
     for name, block in metrics.items():
-        if name.startswith(f"{FRICTION}.") and block.get("mean"):
-            shares.append((name.split(".", 1)[1], block["mean"] / total))
+        if name.startswith(f"{FRICTION}.") and block.mean:
+            shares.append((name.split(".", 1)[1], block.mean / total))
     return sorted(shares, key=lambda item: -item[1])
 
 
@@ -75,7 +34,7 @@ def cause_text(cause: str) -> str:
     return CAUSE_WORDS.get(cause, cause.replace("_", " "))
 
 
-def _top_causes(metrics: Mapping[str, Mapping[str, Any]]) -> str:
+def _top_causes(metrics: Metrics) -> str:
     shares = cause_shares(metrics)
     if not shares:
         return ""
@@ -85,44 +44,43 @@ def _top_causes(metrics: Mapping[str, Mapping[str, Any]]) -> str:
     )
 
 
-def forced_sentence(metrics: Mapping[str, Mapping[str, Any]], who: str = "users") -> str:
+def forced_sentence(metrics: Metrics, who: str = "users") -> str:
     """`27.0% of users (25.5–28.5%) are forced to log in again in a month; 36.0% of these ...`."""
     share = metrics["users_with_forced_reauth_share_monthly"]
-    if not metrics[FRICTION]["mean"]:
+    if not metrics[FRICTION].mean:
         return "Nobody is forced to log in again in the measured window."
     ci = interval(share, pct)
     return (
-        f"{pct(share['mean'])} of {who}{' ' + ci if ci else ''} are forced to log in again in a month"
+        f"{pct(share.mean)} of {who}{' ' + ci if ci else ''} are forced to log in again in a month"
         f"{_top_causes(metrics)}."
     )
 
 
-def run_headline(summary: Mapping[str, Any]) -> list[str]:
+def run_headline(summary: RunSummary) -> list[str]:
     """The headline sentences of a run report, in plain words, every figure with its 95% interval."""
-    m = summary["metrics"]
-    policy = summary["resolved_scenario"]["policy"]
+    m = summary.metrics
     sentences = [forced_sentence(m)]
-    if m[FRICTION]["mean"]:
+    if m[FRICTION].mean:
         sentences.append(
             f"On average a user is forced to log in again {with_ci(m[FRICTION])} times a month, "
             f"{with_ci(m['mid_session_reauth_per_user_month'])} of them in the middle of a session."
         )
-    cap = policy.get("max_tokens_per_user")
-    cap_text = f"the cap is {cap} per user" if isinstance(cap, int) else "there is no per-user cap"
+    cap = summary.cap
+    cap_text = f"the cap is {cap} per user" if cap is not None else "there is no per-user cap"
     sentences.append(
         f"A user holds {with_ci(m['active_chains_per_user'])} valid refresh-token chains on average; "
-        f"{cap_text}, and the busiest user held {num(m['active_chains_per_user_max']['mean'])} at once "
+        f"{cap_text}, and the busiest user held {num(m['active_chains_per_user_max'].mean)} at once "
         "(mean over replications)."
     )
-    if m["evictions_per_user_month"]["mean"]:
+    if m["evictions_per_user_month"].mean:
         sentences.append(
             f"The cap evicts {with_ci(m['evictions_per_user_month'])} chains per user per month."
         )
     median = m["chain_lifetime_days_median"]
-    censored = m["chains_censored_share"]["mean"]
-    if median["mean"] is not None:
+    censored = m["chains_censored_share"].mean
+    if median.mean is not None:
         sentences.append(
-            f"Half of the refresh-token chains end within {with_ci(median)} days{_clock(median['mean'])} of "
+            f"Half of the refresh-token chains end within {with_ci(median)} days{_clock(median.mean)} of "
             f"the login that started them (Kaplan-Meier); {pct(censored)} are still valid at the end of "
             "the simulation."
         )
@@ -133,7 +91,7 @@ def run_headline(summary: Mapping[str, Any]) -> list[str]:
         )
     sentences.append(
         f"The token endpoint's busiest minute carries {with_ci(m['token_requests_per_second_peak'])} "
-        f"requests per second for {summary['users']:,} users, and a user sends "
+        f"requests per second for {summary.users:,} users, and a user sends "
         f"{with_ci(m['refresh_requests_per_user_month'])} refresh requests a month."
     )
     return sentences
@@ -149,9 +107,9 @@ def _clock(days: float) -> str:
     return f" (about {round(minutes / 60)} hours)"
 
 
-def persona_sentences(summary: Mapping[str, Any]) -> list[str]:
+def persona_sentences(summary: RunSummary) -> list[str]:
     """One sentence per persona (only when there are several): the share forced and the main causes."""
-    personas = summary.get("by_persona", {})
+    personas = summary.by_persona
     if len(personas) < 2:
         return []
     return [f"**{name}**: {forced_sentence(blocks, f'{name} users')}" for name, blocks in personas.items()]
@@ -181,10 +139,10 @@ def dist_text(value: Any) -> str:
     return str(value)
 
 
-def _block(metrics: Mapping[str, Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
-    """The metric's block when it has a value, else None (also for summaries written before it existed)."""
+def _block(metrics: Metrics, name: str) -> Estimate | None:
+    """The metric's estimate when it has a value, else None (also for summaries written before it existed)."""
     block = metrics.get(name)
-    return block if block is not None and block.get("mean") is not None else None
+    return block if block is not None and block.mean is not None else None
 
 
 def size_text(size: float) -> str:
@@ -195,12 +153,12 @@ def size_text(size: float) -> str:
     return f"{num(size)} bytes"
 
 
-def theft_sentences(summary: Mapping[str, Any]) -> list[str]:
+def theft_sentences(summary: RunSummary) -> list[str]:
     """Sentences on stolen tokens: dwell, detection, thefts still active, the victims' friction.
 
     Empty when the run measured no theft (`thefts_active_at_horizon_share` is null).
     """
-    m = summary["metrics"]
+    m = summary.metrics
     if _block(m, "thefts_active_at_horizon_share") is None:
         return []
     dwell, p95 = _block(m, "attacker_dwell_days_mean"), _block(m, "attacker_dwell_days_p95")
@@ -209,10 +167,10 @@ def theft_sentences(summary: Mapping[str, Any]) -> list[str]:
     else:
         first = (
             f"After a theft the attacker keeps working access for {with_ci(dwell)} days"
-            f"{_clock(dwell['mean'])} on average"
+            f"{_clock(dwell.mean or 0.0)} on average"
         )
         if p95 is not None:
-            first += f"; 95% of attackers lose it within {with_ci(p95)} days{_clock(p95['mean'])}."
+            first += f"; 95% of attackers lose it within {with_ci(p95)} days{_clock(p95.mean or 0.0)}."
         else:
             first += ("; fewer than 95% of the thefts ended within the simulation, so the 95th percentile "
                       "of the dwell is longer than the measured window.")
@@ -232,9 +190,9 @@ def theft_sentences(summary: Mapping[str, Any]) -> list[str]:
     return sentences
 
 
-def storage_sentences(summary: Mapping[str, Any]) -> list[str]:
+def storage_sentences(summary: RunSummary) -> list[str]:
     """Sentences on access after a revocation and on the token store's size (each when the run has it)."""
-    m = summary["metrics"]
+    m = summary.metrics
     sentences = []
     lag = _block(m, "revocation_lag_minutes_mean")
     if lag is not None:
@@ -249,9 +207,9 @@ def storage_sentences(summary: Mapping[str, Any]) -> list[str]:
     if rows is not None and peak is not None:
         per_users = _block(m, "stored_rows_per_1000_users_mean")
         size = _block(m, "stored_bytes_peak")
-        row_bytes = (summary.get("resolved_scenario", {}).get("storage") or {}).get("row_bytes")
+        row_bytes = (summary.resolved_scenario.get("storage") or {}).get("row_bytes")
         at = f" at {row_bytes:,} bytes a row" if isinstance(row_bytes, int) else ""
-        sized = f", about {size_text(size['mean'])}{at}" if size is not None else ""
+        sized = f", about {size_text(size.mean or 0.0)}{at}" if size is not None else ""
         scaled = (f"; that is {with_ci(per_users)} rows per 1,000 users on average"
                   if per_users is not None else "")
         sentences.append(

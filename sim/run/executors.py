@@ -14,20 +14,22 @@ deterministically, so every executor gives identical results for the same seed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sim.model.recording import Recorder
-from sim.run.shards import Executor, ShardTask, run_shard
+from sim.run.shards import Executor, ShardTask, default_workers, run_shard
 
 if TYPE_CHECKING:
     from distributed import Client
 
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = 10
+_SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/:]+(:\d{1,5})?/?$")
 
 
 @contextmanager
@@ -85,11 +87,63 @@ def connect(address: str, timeout: float | None = None) -> Iterator[Client]:
     """
     from distributed import Client
 
+    if not _SCHEDULER_ADDRESS.match(address):
+        raise SchedulerError(
+            f"--scheduler {address!r} is not a scheduler address; write tcp://HOST:PORT, "
+            "e.g. tcp://127.0.0.1:8786"
+        )
     try:
         client = Client(address, timeout=timeout or CONNECT_TIMEOUT, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
-        raise OSError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
     try:
         yield client
     finally:
         client.close()
+
+
+class ShardFailure(RuntimeError):
+    """The executor could not run a shard (a worker process died, the cluster went away, ...)."""
+
+
+class SchedulerError(OSError):
+    """A Dask scheduler address that is malformed or does not answer (bad input: exit 2)."""
+
+
+def guarded(executor: Executor, on_shard: Callable[[ShardTask], None] | None = None,
+            where: str = "") -> Executor:
+    """The executor with its failures turned into ShardFailure, calling `on_shard` as each shard ends."""
+
+    def run(tasks: list[ShardTask], workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+        try:
+            for task, recorder in executor(tasks, workers):
+                if on_shard is not None:
+                    on_shard(task)
+                yield task, recorder
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except Exception as exc:
+            prefix = f"{where}: " if where else ""
+            raise ShardFailure(f"{prefix}{type(exc).__name__}: {exc}") from exc
+
+    return run
+
+
+@contextmanager
+def open_executor(scheduler: str | None, workers: int | None) -> Iterator[tuple[Executor, int]]:
+    """The executor (local processes, or the Dask cluster at `scheduler`) and the worker count for shards.
+
+    Raises SchedulerError when the scheduler cannot be reached.
+    """
+    if scheduler is None:
+        count = workers or default_workers()
+        with local_executor(count) as executor:
+            yield executor, count
+        return
+    try:
+        with connect(scheduler) as client:
+            yield dask_executor(client), workers or cluster_threads(client)
+    except OSError as exc:
+        if isinstance(exc, SchedulerError):
+            raise
+        raise SchedulerError(str(exc)) from None

@@ -28,7 +28,9 @@ from sim.analysis.metrics import (
     replication_metrics,
 )
 from sim.analysis.storage import StorageModel
-from sim.core.output import write_table
+from sim.analysis.summary import RunSummary, build_summary
+from sim.core.output import write_table, write_text_atomic
+from sim.core.resultset import ResultSet
 from sim.model.recording import Recorder
 from sim.run.shards import Executor, ShardTask, default_workers, plan_shards
 from sim.run.spool import TABLES, TableSpool
@@ -87,6 +89,18 @@ class RunResult:
             paths.append(out / f"{name}.{fmt}")
             write_table(frame, paths[-1], fmt)
         return paths
+
+    @cached_property
+    def summary(self) -> RunSummary:
+        """Every metric's mean and 95% interval, overall and per persona (the content of summary.json)."""
+        return build_summary(self.scenario, self.replication_metrics)
+
+    def write(self, results: ResultSet, fmt: str = "parquet") -> list[Path]:
+        """Write summary.json and every table into a results folder being written (see ResultSet)."""
+        paths = self.write_tables(results.staging, fmt)
+        summary = results.path("summary.json")
+        write_text_atomic(summary, self.summary.to_json())
+        return [*paths, summary]
 
     def close(self) -> None:
         """Remove the run's temporary spool (tables already loaded stay usable)."""

@@ -10,10 +10,11 @@ into one Parquet or CSV file in fixed-size chunks, so the output does not depend
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -101,7 +102,7 @@ class TableSpool:
         part = self._part_name(task.replication, task.persona.name, task.start)
         for name in TABLES:
             table = self._sorted(name, pa.table(rows[name], schema=SCHEMAS[name]))
-            write_atomic(self.directory / name / part, lambda tmp, t=table: pq.write_table(t, tmp))
+            write_atomic(self.directory / name / part, functools.partial(_write_parquet, table))
 
     def _part_name(self, replication: int, persona: str, start: int) -> str:
         return f"r{replication:06d}-p{self._persona_index[persona]:05d}-u{start:012d}.parquet"
@@ -141,7 +142,7 @@ class TableSpool:
         return pa.concat_tables(tables).to_pandas()
 
     def shards(
-        self, replication: int, columns: dict[str, Sequence[str]]
+        self, replication: int, columns: Mapping[str, Sequence[str]]
     ) -> Iterator[tuple[str, dict[str, pd.DataFrame]]]:
         """Each shard of one replication in order: its persona, and its rows of each table in `columns`
         (table name -> the columns to read). A shard holds every row of its users."""
@@ -225,3 +226,7 @@ def _regroup(batches: Iterator[pa.RecordBatch], schema: pa.Schema, size: int) ->
             pending, count = rest.to_batches(), rest.num_rows
     if count:
         yield pa.Table.from_batches(pending, schema=schema).combine_chunks()
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path)

@@ -129,3 +129,13 @@ def test_the_scenario_layer_loads_no_pandas_and_no_metrics() -> None:
     loaded = loaded_after("import sim.scenario")
     assert "pandas" not in loaded
     assert not [m for m in loaded if m.startswith("sim.analysis")]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["run", "--help"], ["sweep", "--help"]])
+def test_the_command_line_starts_without_the_heavy_libraries(argv: list[str]) -> None:
+    loaded = loaded_after(
+        "import contextlib, io\nfrom sim.cli.main import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    main({argv!r})"
+    )
+    heavy = {"pandas", "scipy", "matplotlib", "dask", "distributed", "numpy", "pyarrow", "pydantic", "simpy"}
+    assert not heavy & {name.split(".")[0] for name in loaded}

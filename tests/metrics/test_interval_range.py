@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 
 from sim.analysis.stats import mean_ci
-from sim.analysis.summary import metric_block
+from sim.analysis.summary import Estimate
 from sim.core.metric_names import METRIC_UNITS, metric_range
 
 # a rare event: most replications see none, so the t interval reaches below 0
@@ -24,15 +23,15 @@ def test_the_plain_t_interval_leaves_the_range_on_these_values() -> None:
 
 def test_a_rate_interval_stops_at_zero_and_keeps_its_upper_bound() -> None:
     mean, _, high = mean_ci(RARE)
-    block = metric_block(pd.Series(RARE), "evictions_per_user_month")
-    assert block["ci95"] == [0.0, pytest.approx(high)]
-    assert block["mean"] == pytest.approx(mean)
+    block = Estimate.of(RARE, "evictions_per_user_month")
+    assert block.ci95 == (0.0, pytest.approx(high))
+    assert block.mean == pytest.approx(mean)
 
 
 def test_a_share_interval_stops_at_one_and_keeps_its_lower_bound() -> None:
     _, low, _ = mean_ci(ALMOST_ALL)
-    block = metric_block(pd.Series(ALMOST_ALL), "users_with_forced_reauth_share_monthly")
-    assert block["ci95"] == [pytest.approx(low), 1.0]
+    block = Estimate.of(ALMOST_ALL, "users_with_forced_reauth_share_monthly")
+    assert block.ci95 == (pytest.approx(low), 1.0)
 
 
 def test_every_metric_has_a_range_from_zero_and_only_shares_end_at_one() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -103,6 +104,8 @@ def shown_tolerance(text: str) -> float:
 def agrees(text: str, value: float | None, scale: float = 1.0) -> bool:
     """True when `text` (as shown in the report) is `value * scale` rounded for display."""
     assert value is not None, f"the summary has no value where the report shows {text!r}"
+    if text.endswith("%"):  # a share shown as a percentage
+        text, scale = text[:-1], scale * 100.0
     return abs(number(text) - value * scale) <= shown_tolerance(text)
 
 
@@ -128,7 +131,33 @@ def assert_self_contained(page: str, images: int) -> None:
     assert not {"script", "link", "iframe", "object", "embed"} & set(parser.tags)
     assert len([ref for ref in parser.refs if ref[0] == "img"]) == images
     for tag, attr, value in parser.refs:
-        assert value.startswith(("data:image/png;base64,", "#")), (tag, attr, value[:60])
-    text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page).lower()
+        assert value.startswith(("data:image/svg+xml;base64,", "data:image/png;base64,", "#")), (tag, attr,
+                                                                                                   value[:60])
+        if value.startswith("data:image/svg+xml;base64,"):  # an embedded SVG loads nothing either
+            svg = base64.b64decode(value.split(",", 1)[1]).decode("utf-8")
+            assert not re.search(r'(href|src)="(?!#|data:)', svg), svg[:200]
+            assert "url(http" not in svg and "@import" not in svg
+    text = re.sub(r"data:image/(png|svg\+xml);base64,[A-Za-z0-9+/=]+", "", page).lower()
     for needle in ("http://", "https://", "@import", "url(", "//fonts", "cdn.", "<link", "<script"):
         assert needle not in text, needle
+
+
+def restamp(directory: Path) -> None:
+    """Record the current sizes of a results folder's files in its manifest (for a test that edits a table
+    to build a case the simulation rarely gives)."""
+    import json
+
+    path = directory / ".tokensim-manifest.json"
+    manifest = json.loads(path.read_text())
+    for name, entry in manifest["files"].items():
+        entry["size"] = (directory / name).stat().st_size
+    path.write_text(json.dumps(manifest))
+
+
+def stamp(directory: Path, kind: str) -> None:
+    """Write the manifest of a results folder a test built by hand (every file in it, as tokensim would)."""
+    from sim.core.resultset import MANIFEST, Manifest
+
+    files = {p.relative_to(directory).as_posix(): {"size": p.stat().st_size, "group": "results"}
+             for p in sorted(directory.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    (directory / MANIFEST).write_text(Manifest("test", kind, files).to_json())

@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_every_public_name_is_documented() -> None:
     text = (ROOT / "docs" / "api.md").read_text()
-    missing = [name for name in api.__all__ if name not in ("RunResult", "Scenario")
-               and not re.search(rf"`{name}\(", text)]
-    assert missing == []
+    functions = [name for name in api.__all__ if name[0].islower()]
+    types = [name for name in api.__all__ if name[0].isupper()]
+    assert [name for name in functions if not re.search(rf"`{name}\(", text)] == []
+    assert [name for name in types if f"`{name}`" not in text and f"`{name} " not in text] == []
     assert "docs/api.md" in (ROOT / "README.md").read_text()
 
 
@@ -43,8 +44,12 @@ def test_metric_compare_and_paired_difference(tiny_scenario: Path, run_dir: Path
     long = api.run(tiny_scenario, workers=1)  # the scenario's 3d, the same seed: common random numbers
     recorded = json.loads((run_dir / "summary.json").read_text())
     name = "forced_reauth_per_user_month"
-    assert api.metric(long, name) == recorded["metrics"][name]
-    assert api.metric(long, name, "mobile") == recorded["by_persona"]["mobile"][name]
+    assert api.metric(long, name).model_dump(mode="json") == recorded["metrics"][name]
+    assert api.metric(long, name, "mobile").model_dump(mode="json") == recorded["by_persona"]["mobile"][name]
+    with pytest.raises(KeyError, match="did you mean 'forced_reauth_per_user_month'"):
+        api.metric(long, "forced_reauth_per_user_mnth")
+    with pytest.raises(KeyError, match="did you mean 'mobile'"):
+        api.metric(long, name, "mobil")
 
     mean, low, high = api.paired_difference(short, long, name)
     per_rep = [
@@ -56,11 +61,11 @@ def test_metric_compare_and_paired_difference(tiny_scenario: Path, run_dir: Path
     assert low < mean < high and high - low == pytest.approx(
         2 * 4.302652729911275 * diff.std(ddof=1) / np.sqrt(len(diff)))  # t(0.975, 2 df)
 
-    table = api.compare({"1d": short, "3d": long}, [name, "active_chains_per_user"])
+    table = api.compare_runs({"1d": short, "3d": long}, [name, "active_chains_per_user"])
     assert table["label"].tolist() == ["1d", "1d", "3d", "3d"]
     row = table[(table["label"] == "3d") & (table["metric"] == name)].iloc[0]
     assert row["mean"] == pytest.approx(recorded["metrics"][name]["mean"])
-    assert row["exposure_days"] == 21.0  # unlimited absolute lifetime: the horizon
+    assert row["exposure_days"] == 3.0  # the idle window: the sliding lifetime, no absolute limit
 
 
 def test_plots_write_and_report(tiny_scenario: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from sim.analysis.theft_metrics import dwell_survival
 from sim.cli.main import main
 from sim.report import build_report, tables
 from sim.report.tables import CAUSE_WORDS
-from tests.report.conftest import agrees, assert_self_contained
+from tests.report.conftest import agrees, assert_self_contained, restamp, stamp
 
 #: The figures of a run without thefts (the storage figure: every run's time series has `stored_rows`).
 RUN_FIGURES = ("survival", "reauth_causes", "active_chains", "chains_per_user", "weekly_load", "storage")
@@ -72,7 +72,7 @@ def test_markdown_references_every_figure_and_says_what_was_simulated(
 ) -> None:
     text = (report_dir / "report.md").read_text()
     for name in RUN_FIGURES:
-        assert f"](figures/{name}.png)" in text
+        assert f"](figures/{name}.svg)" in text
     assert "## What was simulated" in text
     assert f"| seed | {summary['seed']} |" in text
     assert f"| replications | {summary['replications']} " in text
@@ -210,12 +210,27 @@ def test_report_command_and_run_flag(tiny_scenario: Path, tmp_path: Path,
 def test_report_command_rejects_a_directory_without_results(tmp_path: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path)]) == 2
-    assert "no summary.json" in capsys.readouterr().err
+    assert "no tokensim results" in capsys.readouterr().err
     assert main(["report", str(tmp_path / "missing")]) == 2
-    assert "not a directory" in capsys.readouterr().err
+    assert "not a folder" in capsys.readouterr().err
     (tmp_path / "summary.json").write_text(json.dumps({"metrics": {}, "scenario": "x"}))
     assert main(["report", str(tmp_path)]) == 2
-    assert "no chains.parquet or chains.csv" in capsys.readouterr().err
+    assert "its results are incomplete" in capsys.readouterr().err  # no manifest: not a finished run
+    stamp(tmp_path, "run")
+    assert main(["report", str(tmp_path)]) == 2
+    assert "not a tokensim RunSummary" in capsys.readouterr().err
+
+
+def test_report_refuses_results_from_different_runs(report_dir: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    mixed = tmp_path / "mixed"
+    shutil.copytree(report_dir, mixed)
+    pd.read_parquet(mixed / "chains.parquet").head(3).to_parquet(mixed / "chains.parquet")
+    assert main(["report", str(mixed)]) == 2
+    assert "chains.parquet is not the file this run wrote" in capsys.readouterr().err
+    (mixed / "chains.parquet").unlink()
+    assert main(["report", str(mixed)]) == 2
+    assert "chains.parquet is missing" in capsys.readouterr().err
 
 
 def test_report_is_reproducible(report_dir: Path, tmp_path: Path) -> None:
@@ -276,7 +291,7 @@ def test_a_run_without_thefts_has_no_theft_section_but_storage_sentences(report_
     assert "## Stolen tokens" not in text and not (report_dir / "figures" / "dwell.png").exists()
     assert summary["metrics"]["thefts_active_at_horizon_share"]["mean"] is None
     check_storage_sentences(report_dir, summary)
-    assert "](figures/storage.png)" in text.split("## Access after a revocation and token storage", 1)[1]
+    assert "](figures/storage.svg)" in text.split("## Access after a revocation and token storage", 1)[1]
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +331,7 @@ def test_theft_section_sentences_agree_with_summary(theft_report: Path) -> None:
 
     text = (theft_report / "report.md").read_text()
     stolen = text.split("## Stolen tokens", 1)[1].split("\n## ", 1)[0]
-    assert "](figures/dwell.png)" in stolen and "censored" in stolen
+    assert "](figures/dwell.svg)" in stolen and "censored" in stolen
     assert_self_contained((theft_report / "report.html").read_text(), images=len(RUN_FIGURES) + 1)
     assert (theft_report / "figures" / "dwell.svg").stat().st_size > 5_000
 
@@ -349,10 +364,8 @@ def test_theft_section_is_skipped_without_measured_thefts(theft_run_dir: Path, t
     shutil.copytree(theft_run_dir, early)
     thefts = pd.read_parquet(early / "thefts.parquet")
     thefts.assign(stolen_at_s=0.0).to_parquet(early / "thefts.parquet", index=False)
-    missing = tmp_path / "missing"
-    shutil.copytree(theft_run_dir, missing)
-    (missing / "thefts.parquet").unlink()
-    for directory in (early, missing):
+    restamp(early)  # as if the run had written these thefts
+    for directory in (early,):
         paths = build_report(directory)
         assert "dwell" not in paths.figures and "storage" in paths.figures
         assert "## Stolen tokens" not in paths.markdown.read_text()

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.tradeoff import DWELL, FRICTION
 from sim.cli.main import COMMANDS, main
 from sim.core.metric_names import METRIC_UNITS
 from sim.report import build_report
-from sim.report.tables import DWELL, FRICTION
-from tests.report.conftest import agrees, assert_self_contained
+from tests.report.conftest import agrees, assert_self_contained, stamp
 
 SWEEP = """\
 name: tiny-sweep
@@ -79,9 +79,10 @@ def test_report_of_a_real_sweep(tmp_path: Path) -> None:
     assert match and match["label"] == least
     assert agrees(match["v"], friction[least])
 
-    # exposure: the absolute lifetime, or the horizon (30 days) when unlimited
-    exposure = {label: {"5d": 5.0, "20d": 20.0, "unlimited": 30.0}[c["overrides"]["policy.absolute_lifetime"]]
-                for label, c in cells.items()}
+    # exposure: the idle window, the sliding lifetime cut by the absolute lifetime
+    days = {"2d": 2.0, "7d": 7.0, "5d": 5.0, "20d": 20.0, "unlimited": 30.0}
+    exposure = {label: min(days[c["overrides"]["policy.absolute_lifetime"]],
+                           days[c["overrides"]["policy.sliding_lifetime"]]) for label, c in cells.items()}
     expected = pareto_by_brute_force({label: (exposure[label], friction[label]) for label in cells})
     rows = [line for line in text.splitlines() if line.startswith("| absolute_lifetime=")]
     assert len(rows) == len(cells)
@@ -131,28 +132,30 @@ def synthesise_sweep(directory: Path, with_resolved: bool = True, dwell: bool = 
                 if persona == "*":
                     ci95 = [mean - half, mean + half]
                     metrics[name] = {"mean": mean, "ci95": ci95, "unit": METRIC_UNITS[name]}
-        cells.append({"cell": cell, "label": label,
-                      "overrides": {swept[0]: absolute, swept[1]: cap}, "metrics": metrics})
-    summary = {"kind": "sweep", "scenario": "synthetic", "description": "", "seed": 1, "replications": 3,
-               "horizon_days": 180.0, "warmup_days": 10.0, "swept": swept, "baseline": cells[0]["cell"],
-               "cells": cells, "skipped": []}
-    if with_resolved:
-        summary["resolved_scenario"] = {
-            "name": "synthetic", "horizon": "180d", "warmup": "10d", "seed": 1, "replications": 3,
-            "policy": {"refresh_token_usage": "one_time", "absolute_lifetime": "30d",
-                       "sliding_lifetime": "15d", "max_tokens_per_user": 2},
-            "population": [{"name": "office", "users": 10}],
-            "sweep": {"grid": {swept[0]: ["30d", "90d"], swept[1]: [2, 10]}},
-        }
+        cells.append({"cell": cell, "label": label, "overrides": {swept[0]: absolute, swept[1]: cap},
+                      "users": 10, "metrics": metrics, "by_persona": {"office": metrics}})
+    summary = {"format": 1, "kind": "sweep", "scenario": "synthetic", "description": "",
+               "tool_version": "0.1.0", "seed": 1, "replications": 3, "horizon_days": 180.0,
+               "warmup_days": 10.0, "swept": swept, "baseline": cells[0]["cell"], "cells": cells,
+               "skipped": []}
+    # no sliding lifetime: the idle window is the absolute lifetime
+    summary["resolved_scenario"] = {
+        "name": "synthetic", "horizon": "180d", "warmup": "10d", "seed": 1, "replications": 3,
+        "policy": {"refresh_token_usage": "one_time", "absolute_lifetime": "30d",
+                   "sliding_lifetime": "none", "max_tokens_per_user": 2},
+        "population": [{"name": "office", "users": 10}],
+        "sweep": {"grid": {swept[0]: ["30d", "90d"], swept[1]: [2, 10]}},
+    }
     directory.mkdir(parents=True)
     (directory / "summary.json").write_text(json.dumps(summary, indent=2))
     pd.DataFrame(cells_rows).to_parquet(directory / "cells.parquet", index=False)
     pd.DataFrame(summary_rows).to_parquet(directory / "summary.parquet", index=False)
+    stamp(directory, "sweep")
     return summary
 
 
-@pytest.mark.parametrize(("with_resolved", "dwell"), [(True, False), (False, False), (True, True)],
-                         ids=["exposure-from-policy", "cells-only", "exposure-from-dwell-metric"])
+@pytest.mark.parametrize(("with_resolved", "dwell"), [(True, False), (True, True)],
+                         ids=["exposure-from-policy", "exposure-from-dwell-metric"])
 def test_report_of_a_synthesised_sweep(tmp_path: Path, with_resolved: bool, dwell: bool) -> None:
     out = tmp_path / "sweep"
     summary = synthesise_sweep(out, with_resolved, dwell)
@@ -175,7 +178,7 @@ def test_report_of_a_synthesised_sweep(tmp_path: Path, with_resolved: bool, dwel
     for name, shown in zip(names, exposures, strict=True):
         expected = by_label[name]["metrics"][DWELL]["mean"] if dwell else float(name.split("=")[1][:2])
         assert agrees(shown, expected), (name, shown, expected)
-    pareto_text = "mean attacker dwell time" if dwell else "worst-case time a refresh token stays usable"
+    pareto_text = "mean attacker dwell time" if dwell else "the idle window"
     assert pareto_text in text
     best = next(c for c in summary["cells"] if c["label"].endswith("90d, max_tokens_per_user=10"))
     value = re.search(r"Least friction: \*\*[^*]+\*\*: (?P<v>[\d.]+)", text)

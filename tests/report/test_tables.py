@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.summary import RunSummary
+from sim.analysis.tradeoff import idle_window_days, pareto_mask
 from sim.core.durations import DAY, HOUR, WEEK
 from sim.report import plots, tables
-from sim.report.text import interval, num, pct, run_headline
+from sim.report.numbers import interval, num, pct
+from sim.report.text import run_headline
 
 
 def chains(rows: list[tuple[str, int, int, float, float | None]], replication: int = 0) -> pd.DataFrame:
@@ -96,11 +99,15 @@ def test_pareto_mask_and_exposure() -> None:
     exposure = np.array([30.0, 30.0, 60.0, 90.0, 90.0, math.nan])
     friction = np.array([1.0, 0.8, 0.8, 0.2, 0.2, 0.0])
     # (30, 0.8) dominates (30, 1.0) and (60, 0.8); the two (90, 0.2) tie and both stay; NaN never counts
-    assert tables.pareto_mask(exposure, friction).tolist() == [False, True, False, True, True, False]
-    assert tables.exposure_days({"absolute_lifetime": "30d"}, 365) == 30.0
-    assert tables.exposure_days({"absolute_lifetime": "unlimited", "sliding_lifetime": "15d"}, 365) == 365.0
-    assert tables.exposure_days({"absolute_lifetime": "30d", "absolute_anchor": "token"}, 90) == 90.0
-    assert tables.exposure_days({"absolute_lifetime": "400d"}, 365) == 365.0
+    assert pareto_mask(exposure, friction).tolist() == [False, True, False, True, True, False]
+    assert idle_window_days({"absolute_lifetime": "30d", "sliding_lifetime": "none"}, 365) == 30.0
+    assert idle_window_days({"absolute_lifetime": "unlimited", "sliding_lifetime": "15d"}, 365) == 15.0
+    assert idle_window_days({"absolute_lifetime": "30d", "sliding_lifetime": "90d"}, 365) == 30.0
+    assert idle_window_days({"absolute_lifetime": "30d", "absolute_anchor": "token"}, 90) == 30.0
+    assert idle_window_days({"absolute_lifetime": "400d"}, 365) == 365.0
+    assert idle_window_days({"absolute_lifetime": "unlimited", "sliding_lifetime": "none"}, 365) == 365.0
+    tolerant = {"absolute_lifetime": "unlimited", "sliding_lifetime": "1d", "idle_tolerance": "120s"}
+    assert idle_window_days(tolerant, 365) == pytest.approx(1 + 120 / 86400)
 
 
 def test_number_formats() -> None:
@@ -112,7 +119,7 @@ def test_number_formats() -> None:
     assert interval({"ci95": [None, None]}) == ""
 
 
-def summary_with(share: float, ci: list[float], causes: dict[str, float]) -> dict:
+def summary_with(share: float, ci: list[float], causes: dict[str, float]) -> RunSummary:
     blank = {"mean": 0.0, "ci95": [0.0, 0.0], "unit": ""}
     total = sum(causes.values())
     metrics = {name: dict(blank) for name in (
@@ -124,7 +131,11 @@ def summary_with(share: float, ci: list[float], causes: dict[str, float]) -> dic
     metrics["users_with_forced_reauth_share_monthly"] = {"mean": share, "ci95": ci, "unit": ""}
     for cause, value in causes.items():
         metrics[f"forced_reauth_per_user_month.{cause}"] = {"mean": value, "ci95": [value, value], "unit": ""}
-    return {"metrics": metrics, "users": 100, "resolved_scenario": {"policy": {"max_tokens_per_user": None}}}
+    return RunSummary.parse({
+        "scenario": "s", "tool_version": "0", "seed": 0, "replications": 3, "users": 100,
+        "horizon_days": 30.0, "warmup_days": 0.0, "metrics": metrics, "by_persona": {}, "per_replication": {},
+        "resolved_scenario": {"policy": {"max_tokens_per_user": "unlimited"}, "population": []},
+    })
 
 
 def test_the_issue_example_sentence() -> None:

@@ -67,6 +67,7 @@ def test_one_replication_fails_for_want_of_an_interval(
         (["--require", "forced_reauth_per_user_mont < 1"], "did you mean 'forced_reauth_per_user_month'?"),
         (["--require", "forced_reauth_per_user_month ~ 1"], "OP one of <, <=, >, >="),
         (["--replications", "0"], "--replications must be at least 1"),
+        (["--require", "evictions_per_user_month[ofice] < 4"], "no persona 'ofice' in the scenario; did you"),
     ],
 )
 def test_exit_2_on_bad_input(

@@ -10,8 +10,7 @@ import pytest
 from scipy import stats
 
 from sim.analysis.differences import differences, summary_table, welch_interval
-from sim.cli.commands.sweep import run_sweep
-from sim.run.executors import local_executor
+from sim.experiments.sweep import run_sweep
 from sim.scenario import scenario_from_yaml
 from tests.sweep.scenarios import scenario_text
 
@@ -56,8 +55,7 @@ def test_paired_intervals_are_tighter_on_common_random_numbers(tmp_path: Path) -
     """Two close sliding lifetimes: the same users log in and refresh alike in both cells."""
     sweep = "sweep:\n  grid:\n    policy.sliding_lifetime: [4d, 5d]\n"
     scenario = scenario_from_yaml(scenario_text(sweep, replications=6, users=12, mobile_users=4))
-    with local_executor(1) as executor:
-        run_sweep(scenario, tmp_path, executor, 1)
+    run_sweep(scenario, tmp_path, workers=1)
     diffs = pd.read_parquet(tmp_path / "differences.parquet").set_index(["persona", "metric"])
     for metric in ("logins_per_user_month", "active_chains_per_user", "refresh_requests_per_user_month"):
         row = diffs.loc[("*", metric)]

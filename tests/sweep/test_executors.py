@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
+from distributed import LocalCluster
 from pandas.testing import assert_frame_equal
 
-from sim.cli.commands.sweep import run_sweep
 from sim.cli.main import main
+from sim.experiments.sweep import run_sweep
 from sim.run import executors
-from sim.run.executors import dask_executor, local_executor
 from sim.scenario import scenario_from_yaml
 from tests.sweep.scenarios import CASES, scenario_text
 
@@ -41,10 +40,8 @@ def assert_same_results(a: Path, b: Path) -> None:
 def test_identical_across_worker_counts_and_on_dask(tmp_path: Path, cluster: LocalCluster) -> None:
     scenario = scenario_from_yaml(scenario_text(CASES, replications=2, users=12, mobile_users=4))
     for workers in (1, 2):
-        with local_executor(workers) as executor:
-            run_sweep(scenario, tmp_path / f"local-{workers}", executor, workers)
-    with Client(cluster, set_as_default=False) as client:
-        run_sweep(scenario, tmp_path / "dask", dask_executor(client), 2)
+        run_sweep(scenario, tmp_path / f"local-{workers}", workers=workers)
+    run_sweep(scenario, tmp_path / "dask", scheduler=cluster.scheduler_address, workers=2)
     assert_same_results(tmp_path / "local-1", tmp_path / "local-2")
     assert_same_results(tmp_path / "local-1", tmp_path / "dask")
     cells = pd.read_parquet(tmp_path / "dask" / "cells.parquet")

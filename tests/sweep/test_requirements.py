@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sim.analysis.summary import CellSummary, UnknownMetricError
 from sim.analysis.verdicts import evaluate
 from sim.core.validation import ConfigError
 from sim.scenario import scenario_from_yaml
@@ -11,13 +12,13 @@ from sim.scenario.requirements import parse_requirement, parse_requirements
 from tests.sweep.scenarios import scenario_text
 
 
-def _summary(mean: float | None, low: float | None, high: float | None, replications: int = 3) -> dict:
+def _summary(mean: float | None, low: float | None, high: float | None) -> CellSummary:
     block = {"mean": mean, "ci95": [low, high], "unit": "x"}
-    return {
-        "replications": replications,
+    return CellSummary.model_validate({
+        "cell": "c01", "label": "c01", "overrides": {}, "users": 10,
         "metrics": {"forced_reauth_per_user_month": block},
         "by_persona": {"office": {"forced_reauth_per_user_month": {**block, "ci95": [0.0, 0.1]}}},
-    }
+    })
 
 
 def test_parse_forms() -> None:
@@ -69,20 +70,27 @@ def test_bad_requirements(text: str, fragment: str) -> None:
 )
 def test_holds_only_with_the_whole_interval_on_the_right_side(text: str, holds: bool) -> None:
     summary = _summary(0.3, 0.2, 0.4)
-    verdict = evaluate(parse_requirement(text), summary)
-    assert verdict.holds is holds, verdict.reason
-    assert "95% bound" in verdict.reason
+    verdict = evaluate(parse_requirement(text), summary, 3)
+    assert verdict.holds is holds, verdict.reason()
+    assert "95% bound" in verdict.reason()
 
 
 def test_one_replication_has_no_interval_and_fails_with_the_reason() -> None:
-    verdict = evaluate(parse_requirement("forced_reauth_per_user_month < 9"), _summary(0.3, None, None, 1))
+    verdict = evaluate(parse_requirement("forced_reauth_per_user_month < 9"), _summary(0.3, None, None), 1)
     assert not verdict.holds and verdict.mean == 0.3
-    assert verdict.reason == "no 95% interval: it needs at least 2 replications"
+    assert verdict.reason() == "no 95% interval: it needs at least 2 replications"
 
 
 def test_no_estimate_fails() -> None:
-    verdict = evaluate(parse_requirement("forced_reauth_per_user_month < 9"), _summary(None, None, None))
-    assert not verdict.holds and "no estimate" in verdict.reason
+    verdict = evaluate(parse_requirement("forced_reauth_per_user_month < 9"), _summary(None, None, None), 3)
+    assert not verdict.holds and "no estimate" in verdict.reason()
+
+
+def test_an_unknown_metric_or_persona_is_bad_input_not_a_failure() -> None:
+    with pytest.raises(UnknownMetricError, match="did you mean 'office'"):
+        evaluate(parse_requirement("forced_reauth_per_user_month[ofice] < 9"), _summary(0.3, 0.2, 0.4), 3)
+    with pytest.raises(UnknownMetricError, match="no metric 'logins_per_user_month'"):
+        evaluate(parse_requirement("logins_per_user_month < 9"), _summary(0.3, 0.2, 0.4), 3)
 
 
 def test_requirements_in_a_scenario_file_are_checked_with_lines() -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli.commands import sweep as sweep_command
 from sim.cli.main import main
 from sim.model.recording import Recorder
+from sim.run import executors
 from sim.run.shards import Executor, ShardTask, run_shard
 from tests.sweep.scenarios import GRID, scenario_text, write
 from tests.sweep.test_executors import assert_same_results
@@ -65,8 +65,8 @@ def test_resume_after_a_kill_gives_the_uninterrupted_tables(
     assert "use --resume" in capsys.readouterr().err
     assert main(["sweep", str(scenario), "--out", str(killed), "--resume", "--workers", "1"]) == 0
     captured = capsys.readouterr()
-    assert f"{saved} already done" in captured.err
-    assert captured.err.count(" done (c0") == CELLS - saved  # only the missing cells ran
+    assert f"{saved} of {CELLS} cells already done" in captured.err
+    assert captured.err.count(": done in") == CELLS - saved  # only the missing cells ran
 
     whole = tmp_path / "whole"
     assert main(["sweep", str(scenario), "--out", str(whole), "--workers", "2", "--quiet"]) == 0
@@ -125,12 +125,12 @@ def test_a_dead_worker_stops_the_sweep_with_exit_3_and_resume_finishes_it(
 
     out = tmp_path / "out"
     with monkeypatch.context() as patch:
-        patch.setattr(sweep_command, "local_executor", flaky)
+        patch.setattr(executors, "local_executor", flaky)
         assert main(["sweep", str(scenario), "--out", str(out), "--quiet"]) == 3
     err = capsys.readouterr().err
-    assert "the sweep stopped: cell c02-sliding_lifetime=7d: BrokenProcessPool: a worker process died" in err
+    assert "the run stopped: cell c02-sliding_lifetime=7d: BrokenProcessPool: a worker process died" in err
     assert "--resume" in err
     assert _done_cells(out) == 1
     assert main(["sweep", str(scenario), "--out", str(out), "--resume", "--workers", "1"]) == 0
-    assert "1 already done" in capsys.readouterr().err
+    assert "1 of 2 cells already done" in capsys.readouterr().err
     assert (out / "summary.json").is_file()

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from sim.cli.commands.sweep import RichReporter, run_sweep
 from sim.cli.main import main
+from sim.cli.progress import RichProgress
 from sim.core.metric_names import METRIC_UNITS
-from sim.run.executors import local_executor
+from sim.experiments.sweep import run_sweep
 from sim.scenario import scenario_from_yaml
 from tests.sweep.scenarios import SKIPPING_GRID, scenario_text, write
 
@@ -29,7 +29,8 @@ def test_a_cell_breaking_a_preset_limit_is_skipped_not_fatal(
         "warning: skipping cell c02-max_tokens_per_user=25 (max_tokens_per_user=25): "
         "policy.max_tokens_per_user: visma_connect allows 1..20" in captured.err
     )
-    assert "cell 2/2 done (c03-max_tokens_per_user=10)" in captured.err
+    assert "c03-max_tokens_per_user=10: done in" in captured.err
+    assert "tiny-sweep: 2/2 cells done" in captured.err
     assert sorted(p.name for p in (out / "cells").iterdir()) == [
         "c01-max_tokens_per_user=3",
         "c03-max_tokens_per_user=10",
@@ -84,7 +85,7 @@ def test_csv_format(tmp_path: Path) -> None:
     out = tmp_path / "out"
     options = ["--format", "csv", "--quiet", "--workers", "1"]
     assert main(["sweep", str(scenario), "--out", str(out), *options]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "cells",
         "cells.csv",
         "differences.csv",
@@ -105,12 +106,11 @@ def test_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     scenario = scenario_from_yaml(scenario_text(SKIPPING_GRID, replications=2, users=4, mobile_users=1))
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120)
-    with local_executor(1) as executor:
-        outcome = run_sweep(scenario, tmp_path, executor, 1, reporter=RichReporter(console))
+    outcome = run_sweep(scenario, tmp_path, workers=1, progress=RichProgress(console))
     assert outcome.ran == ["c01-max_tokens_per_user=3", "c03-max_tokens_per_user=10"]
     assert outcome.skipped == ["c02-max_tokens_per_user=25"]
     text = screen.getvalue()
-    assert "skipping cell c02-max_tokens_per_user=25" in text and "tiny-sweep: cells" in text
+    assert "skipping cell c02-max_tokens_per_user=25" in text and "tiny-sweep" in text
 
 
 def test_report_flag_writes_the_sweep_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,7 +126,7 @@ def test_report_flag_writes_the_sweep_report(tmp_path: Path, capsys: pytest.Capt
     assert text.startswith("# tokensim sweep report: tiny-sweep")
     assert "**base**" in text and "**short**" in text  # both cells are in the headline or the table
     html = (out / "report.html").read_text()
-    assert html.startswith("<!DOCTYPE html>") and html.count('src="data:image/png;base64,') >= 2
+    assert html.startswith("<!DOCTYPE html>") and html.count('src="data:image/svg+xml;base64,') >= 2
     assert {p.name for p in (out / "figures").glob("*.png")} >= {"sweep_friction.png", "pareto.png"}
     quiet = tmp_path / "quiet"
     assert main(["sweep", str(scenario), "--out", str(quiet), "--workers", "1", "--quiet", "--report"]) == 0

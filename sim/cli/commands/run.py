@@ -1,172 +1,35 @@
-"""`tokensim run SCENARIO --out DIR`: run a scenario and write its tables, summary and a terminal table."""
+"""`tokensim run SCENARIO --out DIR`: run a scenario and write its tables, summary and (optionally) report."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
-
-from sim.cli.commands.options import (
-    add_output_options,
-    add_scenario_overrides,
-    check_out_dir,
-    load_with_overrides,
-)
-from sim.experiments.run import write_run
-from sim.run.runner import RunResult, run_scenario
-from sim.scenario import Scenario
-
-HEADLINE = (
-    ("forced_reauth_per_user_month", "forced re-auths / user / month"),
-    ("mid_session_reauth_per_user_month", "  of which mid-session"),
-    ("users_with_forced_reauth_share_monthly", "users forced in a month (share)"),
-    ("logins_per_user_month", "logins / user / month"),
-    ("refresh_requests_per_user_month", "refresh requests / user / month"),
-    ("evictions_per_user_month", "evictions / user / month"),
-    ("active_chains_per_user", "active chains / user"),
-    ("active_chains_peak", "active chains, peak"),
-    ("chain_lifetime_days_median", "chain lifetime, median (days)"),
-    ("token_requests_per_second_peak", "token requests / s, busiest minute"),
-)
-
+from sim.cli.options import add_output_options, add_scenario_overrides, load_with_overrides, scenario_path
 
 HELP = "run a scenario and write its tables and summary"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `tokensim run`."""
-    parser.add_argument("scenario", type=Path, help="scenario YAML file")
-    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    scenario_path(parser)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
     add_scenario_overrides(parser)
     add_output_options(parser)
-    parser.add_argument(
-        "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
-    )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Implement `tokensim run` (bad input raises ConfigError / UsageError, reported by the CLI)."""
+    """Implement `tokensim run`."""
+    from sim import api
+    from sim.cli.progress import make_progress
+    from sim.cli.show import output_console, run_summary
+
     scenario = load_with_overrides(args)
-    out: Path = args.out
-    check_out_dir(out, args.force)
-
-    console = Console(stderr=True, quiet=args.quiet)
-    started = time.perf_counter()
-    # The row tables go to a hidden directory beside `out` (same file system), removed in any case.
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.spool-", dir=out.absolute().parent) as spool:
-        result = _run_with_progress(scenario, args.workers, console, Path(spool))
-        elapsed = time.perf_counter() - started
-        summary = write_run(result, out, args.format)
+    outcome = api.run_to(scenario, args.out, fmt=args.format, force=args.force, workers=args.workers,
+                         scheduler=args.scheduler, progress=make_progress(args.quiet), report=args.report)
     if not args.quiet:
-        print_summary(summary, Console(), elapsed, out)
-    if getattr(args, "report", False):
-        from sim.cli.commands.report import write_report
-
-        paths = write_report(out)
-        if not args.quiet:
-            Console().print(f"wrote {paths.html}", style="dim")
+        console = output_console()
+        run_summary(outcome.summary, console, outcome.seconds, args.out)
+        if args.report:
+            console.print(f"wrote {args.out / 'report.html'}", style="dim")
     return 0
-
-
-def _run_with_progress(
-    scenario: Scenario, workers: int | None, console: Console, spool_dir: Path
-) -> RunResult:
-    if not console.is_terminal or console.quiet:
-        return run_scenario(scenario, workers=workers, spool_dir=spool_dir)
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} users"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"{scenario.name}", total=None)
-
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        return run_scenario(scenario, workers=workers, progress=update, spool_dir=spool_dir)
-
-
-def _fmt(block: dict[str, Any]) -> tuple[str, str]:
-    mean = block["mean"]
-    low, high = block["ci95"]
-    if mean is None:
-        return "n/a", ""
-    interval = "" if low is None else f"{low:.4g} – {high:.4g}"
-    return f"{mean:.4g}", interval
-
-
-def _exposure_lines(metrics: dict[str, Any]) -> list[str]:
-    """Thefts, revocation lag and storage in a few lines (each only when the run has the figure)."""
-
-    def mean(name: str) -> float | None:
-        return metrics.get(name, {}).get("mean")
-
-    lines = []
-    if mean("thefts_active_at_horizon_share") is not None:
-        dwell, p95 = mean("attacker_dwell_days_mean"), mean("attacker_dwell_days_p95")
-        dwell_text = "n/a" if dwell is None else f"{dwell:.3g} days"
-        p95_text = "n/a" if p95 is None else f"{p95:.3g} days"
-        lines.append(
-            f"thefts: attacker dwell mean {dwell_text} (p95 {p95_text}), "
-            f"detected {mean('theft_detected_share') or 0:.0%}, "
-            f"still active at the horizon {mean('thefts_active_at_horizon_share') or 0:.0%}, "
-            f"victim re-auths per theft {mean('victim_reauths_per_theft') or 0:.3g}"
-        )
-    lag = mean("revocation_lag_minutes_mean")
-    if lag is not None:
-        lines.append(f"access after a revocation: {lag:.3g} minutes on average")
-    rows, peak, size = mean("stored_rows_mean"), mean("stored_rows_peak"), mean("stored_bytes_peak")
-    if rows is not None and peak is not None and size is not None:
-        lines.append(f"token store: {rows:,.0f} rows on average, {peak:,.0f} at peak ({size / 1e6:,.3g} MB)")
-    return lines
-
-
-def print_summary(summary: dict[str, Any], console: Console, elapsed: float, out: Path) -> None:
-    """The short human summary: headline metrics with their intervals, overall and per persona."""
-    personas = list(summary["by_persona"])
-    table = Table(
-        title=(
-            f"{summary['scenario']}: {summary['users']:,} users, {summary['horizon_days']:g} days "
-            f"(warm-up {summary['warmup_days']:g}), {summary['replications']} replication(s), "
-            f"seed {summary['seed']}"
-        ),
-        title_justify="left",
-    )
-    table.add_column("metric")
-    table.add_column("mean", justify="right")
-    table.add_column("95% CI", justify="right")
-    if len(personas) > 1:
-        for persona in personas:
-            table.add_column(persona, justify="right")
-    for name, label in HEADLINE:
-        mean, interval = _fmt(summary["metrics"][name])
-        cells = [label, mean, interval]
-        if len(personas) > 1:
-            cells += [_fmt(summary["by_persona"][p][name])[0] for p in personas]
-        table.add_row(*cells)
-    console.print(table)
-    causes = {
-        name.split(".", 1)[1]: block["mean"]
-        for name, block in summary["metrics"].items()
-        if name.startswith("forced_reauth_per_user_month.") and block["mean"]
-    }
-    total = summary["metrics"]["forced_reauth_per_user_month"]["mean"] or 0.0
-    if causes and total:
-        ranked = sorted(causes.items(), key=lambda kv: -kv[1])
-        parts = ", ".join(f"{cause} {value / total:.0%}" for cause, value in ranked)
-        console.print(f"forced re-authentications by cause: {parts}")
-    for line in _exposure_lines(summary["metrics"]):
-        console.print(line)
-    console.print(f"wrote {out}/ in {elapsed:.1f} s", style="dim")
-    sys.stdout.flush()

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
-
-from sim.core.output import write_text_atomic
-from sim.scenario import scenario_json_schema
 
 HELP = "print the JSON Schema of scenario files"
 
@@ -20,6 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print or write the schema."""
+    import json
+    import sys
+
+    from sim.core.output import write_text_atomic
+    from sim.scenario import scenario_json_schema
+
     text = json.dumps(scenario_json_schema(), indent=2) + "\n"
     if args.out:
         write_text_atomic(args.out, text)

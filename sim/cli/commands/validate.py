@@ -1,13 +1,11 @@
-"""`tokensim validate SCENARIO...`: check scenario files without running them."""
+"""`tokensim validate SCENARIO...`: check scenario files and every cell of their sweeps, without running."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from sim.scenario import load_scenario
-
-HELP = "check scenario files without running them"
+HELP = "check scenario files, and every cell of their sweeps, without running them"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,9 +14,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load every file; the first bad one raises ConfigError (exit 2)."""
+    """Check every file; the first bad one raises ConfigError (exit 2). Skipped cells are warned about."""
+    import sys
+
+    from sim.experiments.validate import validate
+
     for path in args.scenario:
-        scenario = load_scenario(path)
-        users = sum(p.users for p in scenario.population)
-        print(f"{path}: ok ({scenario.name}: {len(scenario.population)} persona(s), {users:,} users)")
+        result = validate(path)
+        scenario = result.scenario
+        cells = ""
+        if result.cells:
+            runnable = len(result.cells) - len(result.skipped)
+            cells = f", {runnable} of {len(result.cells)} sweep cells can run"
+        personas = len(scenario.population)
+        print(f"{path}: ok ({scenario.name}: {personas} persona(s), {result.users:,} users{cells})")
+        for cell in result.skipped:
+            print(f"{path}: warning: cell {cell.cell.id} ({cell.cell.label}) will be skipped: {cell.error}",
+                  file=sys.stderr)
     return 0

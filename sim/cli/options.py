@@ -1,0 +1,61 @@
+"""Command-line options shared by the commands that run a scenario (run, sweep, compare, check)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.scenario.model import Scenario
+
+
+def add_scenario_overrides(parser: argparse.ArgumentParser) -> None:
+    """`--replications`, `--seed`, `--users-scale`, `--workers` and `--scheduler`."""
+    parser.add_argument("--replications", type=int, help="override the scenario's replications")
+    parser.add_argument("--seed", type=int, help="override the scenario's seed")
+    parser.add_argument("--users-scale", type=float, help="multiply every persona's users by this factor")
+    parser.add_argument(
+        "--workers", type=int,
+        help="local worker processes (default: the number of cores; with --scheduler: the cluster's threads, "
+        "used only to size the shards); results do not depend on it",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="run the shards on this Dask distributed scheduler"
+    )
+
+
+def add_output_options(parser: argparse.ArgumentParser, tables: bool = True) -> None:
+    """`--format`, `--force`, `--quiet` and `--report`."""
+    if tables:
+        parser.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="table format")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="replace the results tokensim wrote in --out before (files it did not write are kept)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
+    )
+
+
+def load_with_overrides(args: argparse.Namespace) -> Scenario:
+    """The scenario file with the command line's overrides applied (ConfigError when bad)."""
+    from sim.cli.main import UsageError
+    from sim.scenario.loader import load_scenario
+
+    if args.replications is not None and args.replications < 1:
+        raise UsageError(f"--replications must be at least 1, got {args.replications}")
+    if args.users_scale is not None and not args.users_scale > 0:
+        raise UsageError(f"--users-scale must be a number greater than 0, got {args.users_scale}")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {args.workers}")
+    scenario = load_scenario(args.scenario)
+    return scenario.with_overrides(
+        replications=args.replications, seed=args.seed, users_scale=args.users_scale
+    )
+
+
+def scenario_path(parser: argparse.ArgumentParser, text: str = "scenario YAML file") -> None:
+    """The positional SCENARIO argument."""
+    parser.add_argument("scenario", type=Path, help=text)
