@@ -7,7 +7,6 @@ set -euo pipefail
 
 PACKAGES=(
   glewlwyd                     # the Glewlwyd SSO server (C), its OIDC plugin and web-app files
-  sqlite3                      # the database Glewlwyd runs on in the tests (schema loaded with sqlite3)
   lemonldap-ng                 # LemonLDAP::NG portal, handler, manager (Perl)
   lemonldap-ng-fastcgi-server  # llng-fastcgi-server: the PSGI apps behind a FastCGI socket
   nginx-light                  # an HTTP front for llng-fastcgi-server on a free port

@@ -40,14 +40,8 @@ import httpx
 
 from tests.servers.base import RunningServer, TokenResponse
 from tests.servers.faketime import FakeTimeClock
-from tests.servers.processes import (
-    HTTP_TIMEOUT,
-    Daemon,
-    ServerStartError,
-    free_port,
-    token_response,
-    wait_until_ready,
-)
+from tests.servers.oauth import HTTP_TIMEOUT, token_response
+from tests.servers.processes import Daemon, ServerStartError, free_port, wait_until_ready
 
 NAME = "glewlwyd"
 DEBIAN_PACKAGE = "glewlwyd"
@@ -235,8 +229,7 @@ def _load_schema(database: Path, schema: Path) -> None:
         else schema.read_text(encoding="utf-8")
     )
     with contextlib.closing(sqlite3.connect(database)) as connection:
-        connection.executescript(script)
-        connection.commit()
+        connection.executescript(f"BEGIN;\n{script}\nCOMMIT;")  # one transaction: one sync, not hundreds
 
 
 def _config_text(port: int, base_url: str, database: Path) -> str:
@@ -290,6 +283,7 @@ def _configure(
         "parameters": parameters,
     }
     _expect(admin.post("/api/mod/plugin/", json=plugin), "creating the OIDC plugin instance")
+    _declare_client_properties(admin, client_properties)
     secret = secrets.token_urlsafe(24)
     client = {
         "client_id": CLIENT_ID,
@@ -315,6 +309,35 @@ def _configure(
         _expect(admin.post("/api/user/", json=user), f"creating user {name}")
         passwords[name] = password
     return secret, passwords
+
+
+def _declare_client_properties(admin: httpx.Client, properties: Mapping[str, Any]) -> None:
+    """Add client properties the database back-end does not store yet to its `data-format`.
+
+    The client back-end keeps only the properties its data format lists (the shipped one lists none of the
+    plugin's `client-*-parameter` flags), so a client-driven option such as `refresh-token-one-use` needs
+    its property declared first, as an administrator does in the back-end's settings (and the back-end
+    reset, or it goes on dropping the property).
+    """
+    if not properties:
+        return
+    current = admin.get("/api/mod/client/database")
+    _expect(current, "reading the client back-end")
+    instance = current.json()
+    parameters = dict(instance["parameters"])
+    data_format = dict(parameters.get("data-format", {}))
+    for name in properties:
+        data_format.setdefault(name, {"multiple": False, "read": True, "write": True})
+    parameters["data-format"] = data_format
+    update = {
+        "display_name": instance.get("display_name", "database"),
+        "parameters": parameters,
+        "order_rank": instance.get("order_rank", 0),
+        "readonly": instance.get("readonly", False),
+    }
+    _expect(admin.put("/api/mod/client/database", json=update), "updating the client back-end")
+    # the running instance keeps its old data format until it is reset
+    _expect(admin.put("/api/mod/client/database/reset"), "resetting the client back-end")
 
 
 def _expect(response: httpx.Response, what: str) -> None:

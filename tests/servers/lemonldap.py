@@ -55,21 +55,15 @@ import httpx
 
 from tests.servers.base import RunningServer, TokenResponse
 from tests.servers.faketime import FakeTimeClock
-from tests.servers.processes import (
-    HTTP_TIMEOUT,
-    Daemon,
-    ServerStartError,
-    free_port,
-    token_response,
-    wait_until_ready,
-)
+from tests.servers.oauth import HTTP_TIMEOUT, token_response
+from tests.servers.processes import Daemon, ServerStartError, free_port, wait_until_ready
 
 NAME = "lemonldap-ng"
 DEBIAN_PACKAGE = "liblemonldap-ng-portal-perl"
 FASTCGI_SERVER = Path("/usr/sbin/llng-fastcgi-server")
 SESSIONS_TOOL = Path("/usr/share/lemonldap-ng/bin/lemonldap-ng-sessions")
 PORTAL_ROOT = Path("/usr/share/lemonldap-ng/portal")
-NGINX = "nginx"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # /usr/sbin may be off a user's PATH
 RP = "tokensim"
 CLIENT_ID = "tokensim"
 REDIRECT_URI = "http://127.0.0.1/tokensim-callback"  # never opened: the flow stops at the redirect
@@ -104,7 +98,7 @@ def installed() -> bool:
     return (
         FASTCGI_SERVER.is_file()
         and (PORTAL_ROOT / "htdocs" / "index.psgi").is_file()
-        and shutil.which(NGINX) is not None
+        and Path(NGINX).is_file()
     )
 
 

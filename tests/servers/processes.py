@@ -1,4 +1,4 @@
-"""Starting, watching and stopping the daemons of a test server, and reading token-endpoint answers.
+"""Starting, watching and stopping the daemons of a test server.
 
 Shared by the server launchers in this package. Every daemon runs in its own process group (so the workers
 it forks are stopped with it), writes its output to a log file in the test's temporary directory, and is
@@ -19,11 +19,6 @@ from typing import IO
 
 import httpx
 
-from tests.servers.base import TokenResponse
-
-#: Every HTTP request a launcher or a test sends to a local server has this timeout (seconds).
-HTTP_TIMEOUT = 10.0
-
 
 class ServerStartError(RuntimeError):
     """A server did not come up: the message has the command and the end of its logs."""
@@ -34,19 +29,6 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def token_response(response: httpx.Response) -> TokenResponse:
-    """A token endpoint's answer as a `TokenResponse`; a body that is not a JSON object reads as `{}`.
-
-    Some servers answer a refused grant with a bare status and no body (Glewlwyd: 400, empty body), so the
-    status, not the body, is what tells success from failure.
-    """
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    return TokenResponse(status=response.status_code, body=body if isinstance(body, dict) else {})
 
 
 class Daemon:
