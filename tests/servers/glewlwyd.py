@@ -109,11 +109,22 @@ def version() -> str:
 
 @dataclass
 class GlewlwydServer(RunningServer):
-    """A running Glewlwyd with its OIDC plugin, client and users."""
+    """A running Glewlwyd with its OIDC plugin, client and users.
+
+    Glewlwyd shares one SQLite connection between its threads: with several requests at once, about one
+    timeline in a hundred (8 parallel users, logins and one-use refreshes) saw a login answer 500
+    (`serialize_access_token - Error executing j_query`). Send one request at a time to a server whose
+    answers are being compared, or give parallel timelines a server each.
+    """
 
     base_url: str = ""
     revocation_endpoint: str = ""
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=HTTP_TIMEOUT), repr=False)
+    daemons: list[Daemon] = field(default_factory=list, repr=False)
+
+    def logs(self, lines: int = 40) -> str:
+        """The end of each daemon's log: what to print when a test against this server fails."""
+        return "\n".join(f"--- {daemon.name}\n{daemon.log_tail(lines)}" for daemon in self.daemons)
 
     def login(self, user: str, scope: str = SCOPE) -> TokenResponse:
         """A password-grant login of `user`: a new refresh-token chain."""
@@ -212,6 +223,7 @@ def launch(
             passwords=passwords,
             base_url=base_url,
             revocation_endpoint=f"{base_url}/api/{PLUGIN}/revoke",
+            daemons=[daemon],
         )
         yield server
     finally:
@@ -230,6 +242,9 @@ def _load_schema(database: Path, schema: Path) -> None:
     )
     with contextlib.closing(sqlite3.connect(database)) as connection:
         connection.executescript(f"BEGIN;\n{script}\nCOMMIT;")  # one transaction: one sync, not hundreds
+        # readers no longer block the writer (a persistent setting of the file): fewer lock conflicts between
+        # the daemon's threads when tests run timelines in parallel
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def _config_text(port: int, base_url: str, database: Path) -> str:

@@ -131,8 +131,13 @@ class LemonLDAPServer(RunningServer):
     #: Where `login` sends the authorization request.
     authorization_endpoint: str = ""
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=HTTP_TIMEOUT), repr=False)
+    daemons: list[Daemon] = field(default_factory=list, repr=False)
     _sessions_command: tuple[str, ...] = ()
     _sessions_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def logs(self, lines: int = 40) -> str:
+        """The end of each daemon's log: what to print when a test against this server fails."""
+        return "\n".join(f"--- {daemon.name}\n{daemon.log_tail(lines)}" for daemon in self.daemons)
 
     def login(self, user: str) -> TokenResponse:
         """A fresh login of `user`: offline (code flow) when the server was launched with `offline=True`."""
@@ -338,6 +343,7 @@ def launch(
                 *(("--user", UNPRIVILEGED[0], "--group", UNPRIVILEGED[1]) if as_root else ()),
             ),
             _sessions_env={**llng_env, **(server_clock.env() if server_clock else {})},
+            daemons=list(daemons),
         )
         yield server
     finally:
@@ -548,7 +554,7 @@ http {{
     location ~ ^(?<sc>/.*\\.psgi)(?:$|/) {{
       include /etc/nginx/fastcgi_params;
       fastcgi_pass unix:{self.socket};
-      fastcgi_param HTTP_HOST $http_host;
+      fastcgi_param HTTP_HOST $host;
       fastcgi_param LLTYPE psgi;
       fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
       fastcgi_split_path_info ^(.*\\.psgi)(/.*)$;

@@ -28,7 +28,7 @@ def test_login_refresh_reuses_the_token_and_rolling_slides_its_expiry() -> None:
     with glewlwyd.launch(settings, clock=True) as server:
         assert server.version.startswith("Glewlwyd 2.")
         login = server.login("user1")
-        assert login.ok, login
+        assert login.ok, f"{login}\n{server.logs()}"
         assert login.body["expires_in"] == 7
         token = login.refresh_token
         assert token

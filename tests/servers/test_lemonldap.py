@@ -28,7 +28,7 @@ def test_password_login_and_refresh_reuse_the_same_token() -> None:
     with lemonldap.launch({"oidcRPMetaDataOptionsAccessTokenExpiration": 7}) as server:
         assert server.version.startswith("LemonLDAP::NG 2.")
         login = server.login("user1")
-        assert login.ok, login
+        assert login.ok, f"{login}\n{server.logs()}"
         assert login.body["expires_in"] == 7
         token = login.refresh_token
         assert token
@@ -53,7 +53,7 @@ def test_offline_token_outlives_the_sso_session_and_logout_then_expires() -> Non
     settings = {"oidcRPMetaDataOptionsOfflineSessionExpiration": 50, "timeout": 30}
     with lemonldap.launch(settings, clock=True, offline=True) as server:
         login = server.login("user1")  # authorization-code flow through the portal's login form
-        assert login.ok, login
+        assert login.ok, f"{login}\n{server.logs()}"
         token = login.refresh_token
         assert token
         server.clock.advance(40)  # the 30 s SSO session is over
