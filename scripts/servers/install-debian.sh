@@ -46,7 +46,9 @@ echo "install-debian.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-"${SUDO[@]}" apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; die "apt-get update failed"; }
+# Another apt-get on the machine holds the dpkg lock for a while: wait for it (bounded) instead of failing.
+APT_GET=(apt-get -o DPkg::Lock::Timeout=600)
+"${SUDO[@]}" "${APT_GET[@]}" update -qq >"$log" 2>&1 || { cat "$log" >&2; die "apt-get update failed"; }
 # Glewlwyd's postinst would otherwise set up a system-wide database through dbconfig-common (PostgreSQL by
 # default, which fails without a running PostgreSQL): the tests bring their own SQLite file and config.
 "${SUDO[@]}" debconf-set-selections <<'SELECTIONS' || die "debconf-set-selections failed"
@@ -55,6 +57,6 @@ glewlwyd glewlwyd/dbconfig-install boolean false
 SELECTIONS
 # A package left half-configured by an earlier, interrupted run is configured again first.
 "${SUDO[@]}" dpkg --configure -a >"$log" 2>&1 || { tail -n 40 "$log" >&2; die "dpkg --configure -a failed"; }
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1 \
+"${SUDO[@]}" "${APT_GET[@]}" install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1 \
   || { tail -n 40 "$log" >&2; die "apt-get install ${missing[*]} failed (log above)"; }
 echo "install-debian.sh: installed ${missing[*]}"

@@ -17,7 +17,8 @@ server's own administration API, as an administrator would in its web console:
 Logins use the resource-owner password grant on the plugin's token endpoint; `revoke` is RFC 7009
 revocation on the plugin's `/revoke` (client authentication, `introspection-revocation-allow-target-client`);
 `logout` signs the user in to Glewlwyd and disables all of the user's refresh tokens through the plugin's
-`DELETE /token/` (what the user's "sessions" page does).
+`DELETE /token/` (what the user's profile page does); `sign_out` is a plain Glewlwyd sign-out, which leaves
+refresh tokens alone.
 
 With `clock=True` the daemon runs under libfaketime and `RunningServer.clock` moves its clock.
 """
@@ -151,13 +152,25 @@ class GlewlwydServer(RunningServer):
         return response.status_code
 
     def logout(self, user: str) -> None:
-        """Disable every refresh token of `user`, as the user does from Glewlwyd's profile page."""
+        """Disable every refresh token of `user`, as the user does from Glewlwyd's profile page.
+
+        This is Glewlwyd's nearest to "log out everywhere": a plain sign-out (`sign_out`) leaves refresh
+        tokens working, and the OIDC end-session endpoint disables only tokens from authorization codes of
+        that browser session (`disable_tokens_from_session`), never password-grant tokens.
+        """
         with httpx.Client(base_url=self.base_url, timeout=HTTP_TIMEOUT) as session:
             signed_in = session.post("/api/auth/", json={"username": user, "password": self.passwords[user]})
             _expect(signed_in, f"sign-in of {user}")
             disabled = session.delete(f"/api/{PLUGIN}/token/")
             if disabled.status_code not in (200, 404):  # 404: the user had no refresh token
                 _expect(disabled, f"disabling the refresh tokens of {user}")
+
+    def sign_out(self, user: str) -> None:
+        """Sign `user` in to Glewlwyd and out again (`DELETE /api/auth/`): the user's own logout."""
+        with httpx.Client(base_url=self.base_url, timeout=HTTP_TIMEOUT) as session:
+            signed_in = session.post("/api/auth/", json={"username": user, "password": self.passwords[user]})
+            _expect(signed_in, f"sign-in of {user}")
+            _expect(session.delete("/api/auth/"), f"sign-out of {user}")
 
 
 @contextlib.contextmanager

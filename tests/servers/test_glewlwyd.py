@@ -102,6 +102,13 @@ def test_revocation_and_logout_end_refresh_tokens() -> None:
         assert refresh(server, bystander).ok
 
 
+def test_a_plain_sign_out_leaves_refresh_tokens_working() -> None:
+    with glewlwyd.launch({}) as server:
+        token = server.login("user1").refresh_token
+        server.sign_out("user1")
+        assert refresh(server, token).ok
+
+
 def test_many_logins_of_one_user_all_stay_valid() -> None:
     with glewlwyd.launch({}) as server:
         tokens = [server.login("user1").refresh_token for _ in range(5)]
