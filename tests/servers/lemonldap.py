@@ -56,7 +56,7 @@ import httpx
 from tests.servers.base import RunningServer, TokenResponse
 from tests.servers.faketime import FakeTimeClock
 from tests.servers.oauth import HTTP_TIMEOUT, token_response
-from tests.servers.processes import Daemon, ServerStartError, free_port, wait_until_ready
+from tests.servers.processes import Daemon, ServerStartError, failure_report, free_port, wait_until_ready
 
 NAME = "lemonldap-ng"
 DEBIAN_PACKAGE = "liblemonldap-ng-portal-perl"
@@ -320,7 +320,7 @@ def launch(
         discovery = f"{base_url}/.well-known/openid-configuration"
         with httpx.Client(timeout=HTTP_TIMEOUT) as probe:
             wait_until_ready(
-                lambda: _portal_answers(probe, discovery),
+                lambda: _portal_answers(probe, discovery, daemons),
                 what=f"LemonLDAP::NG portal on {base_url}",
                 daemons=daemons,
                 timeout=START_TIMEOUT,
@@ -367,13 +367,16 @@ def _form_timeout(global_options: Mapping[str, Any]) -> dict[str, int]:
     return {"formTimeout": int(timeout)}
 
 
-def _portal_answers(client: httpx.Client, url: str) -> bool:
+def _portal_answers(client: httpx.Client, url: str, daemons: list[Daemon]) -> bool:
     response = client.get(url)
     if response.status_code == 200:
         return True
     if response.status_code == 502:  # nginx is up, the FastCGI socket not yet
         return False
-    raise ServerStartError(f"LemonLDAP::NG answered {response.status_code} at {url}: {response.text[:300]}")
+    # 500 "Initialization failed": a configuration the portal rejects, or a Perl module missing (the
+    # install script adds the Recommends the OpenID Connect portal needs); the FastCGI log says which
+    headline = f"LemonLDAP::NG answered {response.status_code} at {url} (is `make servers-debian` complete?)"
+    raise ServerStartError(failure_report(headline, daemons))
 
 
 def _configuration(base_url: str, paths: _Paths, rp_options: Mapping[str, Any]) -> dict[str, Any]:

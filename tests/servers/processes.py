@@ -95,7 +95,7 @@ class Daemon:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signum)
 
-    def log_tail(self, lines: int = 30) -> str:
+    def log_tail(self, lines: int = 60) -> str:
         """The last `lines` lines of the process's output."""
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
@@ -123,18 +123,21 @@ def wait_until_ready(
         for daemon in daemons:
             code = daemon.exit_code()
             if code is not None:
-                raise ServerStartError(_failure(f"{what}: {daemon.name} exited with status {code}", daemons))
+                raise ServerStartError(
+                    failure_report(f"{what}: {daemon.name} exited with status {code}", daemons)
+                )
         try:
             if answers():
                 return time.monotonic() - started
         except httpx.TransportError:
             pass
         if time.monotonic() >= deadline:
-            raise ServerStartError(_failure(f"{what} did not answer within {timeout:.0f} s", daemons))
+            raise ServerStartError(failure_report(f"{what} did not answer within {timeout:.0f} s", daemons))
         time.sleep(interval)
 
 
-def _failure(headline: str, daemons: Sequence[Daemon]) -> str:
+def failure_report(headline: str, daemons: Sequence[Daemon]) -> str:
+    """`headline`, then each daemon's command line and the end of its log."""
     parts = [headline]
     for daemon in daemons:
         parts.append(f"--- {daemon.name}: {' '.join(daemon.argv)}\n{daemon.log_tail()}")
