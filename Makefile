@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/office-workers.yaml
 
-.PHONY: demo test lint venv dev clean bench reports
+.PHONY: demo test lint venv dev clean bench reports servers-debian
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ test: $(VENV)/.installed-dev
 # The performance benchmark (issue 7): full model vs bare SimPy, scaling, workers. Not part of `make test`.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# Real authorization servers for the server tests (issue 14), from Debian packages: Glewlwyd, LemonLDAP::NG
+# (with its FastCGI server and nginx) and libfaketime. Needs root or sudo; nothing is started or enabled.
+servers-debian:
+	scripts/servers/install-debian.sh
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis .ruff_cache
