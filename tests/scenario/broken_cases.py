@@ -198,7 +198,7 @@ BROKEN_CASES: list[BrokenCase] = [
         13,
         ["population[1]", "duplicate persona name 'office'", "population[0]"],
     ),
-    ("missing-users", replace(7), 6, ["population[0].users: required, but missing (How many users this persona has"]),
+    ("missing-users", replace(7), 6, ["population[0].users: required, but missing (How many users"]),
     # --- whole-scenario rules ------------------------------------------------------------------------
     ("warmup-not-before-horizon", insert(2, "warmup: 90d"), 3, ["warmup", "shorter than the horizon", "90d"]),
     # --- the file itself -----------------------------------------------------------------------------
