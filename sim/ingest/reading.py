@@ -59,7 +59,7 @@ class RawBatch:
 
 def input_error(path: Path, line: int | None, where: str, message: str) -> ConfigError:
     """A bad-input error naming the file, the line and the field (exit status 2 from the CLI)."""
-    return ConfigError([Problem(loc=(where,) if where else (), message=message, line=line)], source=str(path))
+    return ConfigError([Problem(loc=(where or "record",), message=message, line=line)], source=str(path))
 
 
 # ---------------------------------------------------------------------------------------------- JSON
