@@ -20,6 +20,8 @@ from sim.cli.commands.options import (
     load_with_overrides,
 )
 from sim.experiments.run import write_run
+from sim.ingest import FORMATS
+from sim.ingest.export import export_run_events
 from sim.run.runner import RunResult, run_scenario
 from sim.scenario import Scenario
 
@@ -49,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
     )
+    parser.add_argument(
+        "--events", choices=FORMATS, help="also write every token event as this vendor's log (docs/ingest.md)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,9 +67,11 @@ def run(args: argparse.Namespace) -> int:
     # The row tables go to a hidden directory beside `out` (same file system), removed in any case.
     out.absolute().parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.spool-", dir=out.absolute().parent) as spool:
-        result = _run_with_progress(scenario, args.workers, console, Path(spool))
+        result = _run_with_progress(scenario, args.workers, console, Path(spool), args.events is not None)
         elapsed = time.perf_counter() - started
         summary = write_run(result, out, args.format)
+        if args.events:
+            export_run_events(result, out, args.events)
     if not args.quiet:
         print_summary(summary, Console(), elapsed, out)
     if getattr(args, "report", False):
@@ -77,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(
-    scenario: Scenario, workers: int | None, console: Console, spool_dir: Path
+    scenario: Scenario, workers: int | None, console: Console, spool_dir: Path, events: bool = False
 ) -> RunResult:
     if not console.is_terminal or console.quiet:
-        return run_scenario(scenario, workers=workers, spool_dir=spool_dir)
+        return run_scenario(scenario, workers=workers, spool_dir=spool_dir, events=events)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -94,7 +101,7 @@ def _run_with_progress(
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return run_scenario(scenario, workers=workers, progress=update, spool_dir=spool_dir)
+        return run_scenario(scenario, workers=workers, progress=update, spool_dir=spool_dir, events=events)
 
 
 def _fmt(block: dict[str, Any]) -> tuple[str, str]:
