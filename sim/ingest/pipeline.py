@@ -379,6 +379,7 @@ class _Stats:
         self.durations: list[np.ndarray] = []
         self.forced = Counter()
         self.failures = Counter()
+        self.kinds = Counter()
 
 
 def _codes(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
@@ -471,6 +472,8 @@ def _sessions_of(
         )
     users_writer.write_table(pa.table(columns, schema=users_writer.schema))
     # the summary's figures
+    for code, count in zip(*np.unique(kind, return_counts=True), strict=True):
+        stats.kinds[int(code)] += int(count)
     stats.users += n_users
     stats.devices += int(devices_per_user.sum())
     stats.sessions += len(start_s)
@@ -534,10 +537,9 @@ def _summary(
             "p90": float(np.quantile(durations, 0.9)) if len(durations) else None,
         },
         "events": {
-            KIND_NAMES[k]: int(counts.events.get(k, 0))
+            KIND_NAMES[k]: int(stats.kinds.get(k, 0))
             for k in (LOGIN, REFRESH, REFRESH_FAILED, LOGOUT, LOGIN_FAILED)
-        }
-        | {"issued_grants": int(counts.events.get(5, 0))},
+        },
         "rows": {
             "read": counts.rows,
             "skipped": dict(counts.skipped.most_common()),
