@@ -241,13 +241,14 @@ def _parse_file(
 ) -> None:
     context = ConvertContext(device_by=options.device_by, naive_zone=options.timezone)
     for raw in _read(path, fmt):
-        for line, where, message in raw.bad_lines:
-            if options.strict:
-                raise input_error(path, line, where, message)
+        for _line, where, message in raw.bad_lines:
             counts.skipped[(f"{where}: " if where else "") + _generic(message)] += 1
+        first_bad = min(raw.bad_lines) if raw.bad_lines else None
         n = raw.table.num_rows
         counts.rows += n + len(raw.bad_lines)
         if n == 0:
+            if first_bad is not None and options.strict:
+                raise input_error(path, *first_bad)
             continue
         converted = fmt.convert(raw.table, context)
         relevant = converted.kind >= 0
@@ -260,7 +261,6 @@ def _parse_file(
             mask[row] = True
             reasons.append((mask, where, message))
         reasons.extend(converted.bad)
-        first_bad: tuple[int, str, str] | None = None
         for mask, where, message in reasons:
             hit = np.asarray(mask, dtype=bool) & relevant & ~bad
             if not hit.any():
@@ -423,9 +423,14 @@ def _sessions_of(
     access, gap = float(options.access_token_lifetime or 0.0), options.session_gap
     sessions = sessionize(events, access, gap)
     origin_wall = np.datetime64(origin.replace(tzinfo=None), "us")
+    # in integer microseconds, so that times written in milliseconds come out exact
+    start_us = np.round(sessions.start * 1e6).astype(np.int64)
+    end_us = np.round(sessions.end * 1e6).astype(np.int64)
     start_wall = _wall_clock(sessions.start, zone)
-    start_s = (start_wall - origin_wall).astype("timedelta64[us]").astype(np.int64) / 1e6
-    end_s = start_s + (sessions.end - sessions.start)
+    offset_us = start_wall.astype(np.int64) - start_us  # the zone's UTC offset at each start
+    origin_us = origin_wall.astype(np.int64)
+    start_s = (start_us + offset_us - origin_us) / 1e6
+    end_s = (end_us + offset_us - origin_us) / 1e6
     names = np.asarray(users, dtype=object)
     sessions_writer.write_table(
         pa.table(
