@@ -101,5 +101,6 @@ def parse_epoch_or_iso(values: pa.Array | pa.ChunkedArray, naive_zone: str) -> t
 
 def to_iso(seconds: float) -> str:
     """An instant as ISO 8601 in UTC with milliseconds and `Z` (the form vendor logs write)."""
-    stamp = datetime.fromtimestamp(seconds, tz=UTC)
-    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+    millis = round(seconds * 1000)  # to the nearest millisecond, as Keycloak's `time` is
+    stamp = datetime.fromtimestamp(millis // 1000, tz=UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
