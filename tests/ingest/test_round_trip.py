@@ -34,7 +34,7 @@ GAP = 600.0
 SCENARIO = """
 name: round-trip
 seed: 20240101
-horizon: 45d
+horizon: 35d
 warmup: 0d
 replications: 1
 policy:
@@ -45,7 +45,7 @@ policy:
   on_reuse: revoke_family
 population:
   - name: staff
-    users: 24
+    users: 16
     devices: {uniform: {low: 1, high: 2}}
     activity:
       schedule: weekdays
