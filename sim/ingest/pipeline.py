@@ -452,8 +452,8 @@ def _sessions_of(
         "forced_logins": np.bincount(user[forced], minlength=n_users),
     }
     sessions_per_user = np.bincount(sessions.user, minlength=n_users)
-    pairs = np.unique(np.stack([user, device]), axis=1)
-    devices_per_user = np.bincount(pairs[0], minlength=n_users)
+    pairs = np.unique(user * np.int64(len(devices) + 1) + device)  # distinct (user, device)
+    devices_per_user = np.bincount(pairs // np.int64(len(devices) + 1), minlength=n_users)
     first = np.full(n_users, np.inf)
     last = np.full(n_users, -np.inf)
     np.minimum.at(first, user, events.time)
@@ -488,8 +488,10 @@ def _sessions_of(
     )  # 1970-01-01: Thu
     hour = (start_wall - start_wall.astype("datetime64[D]")).astype("timedelta64[h]").astype(np.int64)
     np.add.at(stats.heatmap, (weekday, hour), 1)
-    days = np.unique(np.stack([sessions.user, start_wall.astype("datetime64[D]").astype(np.int64)]), axis=1)
-    stats.active_user_days += days.shape[1]
+    if len(start_wall):
+        day = start_wall.astype("datetime64[D]").astype(np.int64)
+        day -= day.min()
+        stats.active_user_days += len(np.unique(sessions.user * np.int64(day.max() + 1) + day))
     for word, count in Counter(failure_words.tolist()).items():
         stats.failures[word] += count
     forced_words = words[np.where(cause[forced] >= 0, cause[forced], len(reason_words))]

@@ -31,6 +31,8 @@ from sim.core.validation import ConfigError, Problem
 
 #: Bytes read per block (a block's table is the largest thing held in memory while parsing).
 BLOCK_BYTES = 16 * 1024 * 1024
+#: pyarrow's own parsing blocks within one of ours (parsed on several threads).
+PARSE_BLOCK_BYTES = 4 * 1024 * 1024
 #: Objects per batch when a JSON array or a dirty block is read line by line.
 SLOW_BATCH = 50_000
 
@@ -156,7 +158,7 @@ def _json_lines(handle: io.BufferedReader, fields: Sequence[Field], block_bytes:
         try:
             table = pajson.read_json(
                 io.BytesIO(block),
-                read_options=pajson.ReadOptions(block_size=max(len(block), 1) + 1),
+                read_options=pajson.ReadOptions(block_size=PARSE_BLOCK_BYTES, use_threads=True),
                 parse_options=parse,
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
