@@ -1,11 +1,12 @@
 """Benchmark of `tokensim ingest` on a large log: time and peak memory (issue 15).
 
-Run with `make ingest-bench` (or `python benchmarks/ingest_bench.py`). For each format (Keycloak JSON
-lines, the generic CSV) it writes a log of `--events` events (default 10 million) to a temporary
-directory, then runs `python -m sim ingest` on it in a child process and samples the child's resident
-memory with psutil every 0.2 s. The log: `--users` users, each with a few devices; events in time order
-over 90 days, mostly refreshes, with logins, failed refreshes (a share without a user, as Keycloak
-writes them, found again by their session) and logouts.
+Run with `python benchmarks/ingest_bench.py` (psutil comes with the `bench` extra, which `make bench`
+installs). For each format (Keycloak JSON lines, the generic CSV) it writes a log of `--events` events
+(default 10 million) to a temporary directory, then runs `python -m sim ingest` on it in a child
+process and samples the child's resident memory with psutil every 0.2 s. The log: `--users` users,
+each with a few devices; events in time order over 90 days, mostly refreshes, with logins, failed
+refreshes (half of them without a user, as Keycloak writes them, found again by their session) and
+logouts.
 
 Figures go to benchmarks/ingest_results.json and a table on the terminal. Peak memory should stay flat
 as the log grows (the log is streamed in blocks, sorted per user in partitions on disk); the figure to
