@@ -83,7 +83,6 @@ class IngestResult:
 @dataclass
 class _Counts:
     rows: int = 0
-    events: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
     ignored: Counter = field(default_factory=Counter)
     failure_reasons: set = field(default_factory=set)
@@ -292,8 +291,6 @@ def _parse_file(
             },
             schema=_SPILL,
         )
-        for code, count in zip(*np.unique(kind, return_counts=True), strict=True):
-            counts.events[int(code)] += int(count)
         counts.first = min(counts.first, float(converted.time[rows].min()))
         counts.last = max(counts.last, float(converted.time[rows].max()))
         failed = table.filter(pc.equal(table.column("kind"), REFRESH_FAILED)).column("reason")

@@ -60,3 +60,16 @@ def test_a_log_without_token_events_says_what_it_saw(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"no token events in the log .*UPDATE_PROFILE"):
         ingest([log], tmp_path / "t.parquet", IngestOptions(format="keycloak"))
     assert not (tmp_path / "t.parquet").exists()
+
+
+def test_the_command_exits_2_naming_the_line(tmp_path, capsys) -> None:
+    from sim.cli.main import main
+
+    log, out = str(SAMPLES / "keycloak.jsonl"), str(tmp_path / "t.parquet")
+    command = ["ingest", log, "--format", "keycloak", "--out", out]
+    assert main([*command, "--strict"]) == 2
+    error = capsys.readouterr().err
+    assert "keycloak.jsonl:13: record: not valid JSON" in error and "Traceback" not in error
+    assert main(command) == 0
+    printed = capsys.readouterr().out
+    assert "rows skipped: not valid JSON 1" in printed and "Mon" in printed
