@@ -92,8 +92,7 @@ def print_summary(summary: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
     table = Table(
-        title=f"{summary['source']['format']} log: {summary['first_event']} to {summary['last_event']}",
-        title_justify="left",
+        title=f"{summary['source']['format']} log, {summary['span_days']:.3g} days", title_justify="left"
     )
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -128,7 +127,9 @@ def print_summary(summary: dict[str, Any], console: Any) -> None:
         console.print(
             f"events without a user given their session's user: {summary['rows']['attributed_by_session']:,}"
         )
-    heat = Table(title="session starts by weekday and hour (local time)", title_justify="left", box=None)
+    console.print(f"from {summary['first_event']} to {summary['last_event']}", style="dim")
+    console.print("session starts by weekday and hour (local time):")
+    heat = Table(box=None)
     heat.add_column("")
     heat.add_column("".join(f"{h:<3d}" for h in range(0, 24, 3)))
     counts = summary["heatmap"]["counts"]
