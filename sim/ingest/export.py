@@ -310,7 +310,8 @@ def _auth0(events: Iterator[Event], policy: Policy, write: Callable[[dict], None
         "connection": "Username-Password-Authentication",
         "connection_id": "con_" + _digest("connection").hex()[:16],
     }
-    counters: dict[tuple[int, str, int, int], int] = {}
+    counters: dict[tuple[int, str, int, int], int] = {}  # refresh-token counter of each chain
+    owner: tuple | None = None
     for e in events:
         uid = user_id("auth0", e.replication, e.persona, e.user)
         session = _session_id("auth0", e.replication, e.persona, e.user, e.chain)
@@ -327,6 +328,9 @@ def _auth0(events: Iterator[Event], policy: Policy, write: Callable[[dict], None
             "$event_schema": {"version": "1.0.0"},
         }
         key = (e.replication, e.persona, e.user, e.chain)
+        if key[:3] != owner:  # a user's events are contiguous: keep one user's counters at a time
+            counters.clear()
+            owner = key[:3]
         if e.kind == "login":
             if e.outcome == "rejected":
                 write(
