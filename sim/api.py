@@ -42,6 +42,8 @@ from sim.experiments.progress import Progress
 from sim.experiments.run import RunOutcome, run_into
 from sim.experiments.run import run as _run
 from sim.experiments.sweep import SweepResult, run_sweep
+from sim.ingest.pipeline import IngestOptions, IngestResult
+from sim.ingest.pipeline import ingest as _ingest
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
@@ -54,6 +56,8 @@ __all__ = [
     "CheckResult",
     "Comparison",
     "Estimate",
+    "IngestOptions",
+    "IngestResult",
     "Progress",
     "RunOutcome",
     "RunResult",
@@ -64,6 +68,7 @@ __all__ = [
     "compare",
     "compare_runs",
     "idle_window_days",
+    "ingest",
     "load_scenario",
     "metric",
     "metric_heatmap",
@@ -136,6 +141,7 @@ def run(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    allow_large: bool = False,
     **path_overrides: Any,
 ) -> RunResult:
     """Run every replication of a scenario (a `Scenario` or a YAML file) and return its tables.
@@ -147,7 +153,7 @@ def run(
     neither.
     """
     resolved = prepare(scenario, overrides, replications, seed, users_scale, **path_overrides)
-    return _run(resolved, workers=workers, scheduler=scheduler, progress=progress)
+    return _run(resolved, workers=workers, scheduler=scheduler, progress=progress, allow_large=allow_large)
 
 
 def run_to(
@@ -160,10 +166,13 @@ def run_to(
     scheduler: str | None = None,
     progress: Progress | None = None,
     report: bool = False,
+    events: str | None = None,
+    allow_large: bool = False,
 ) -> RunOutcome:
-    """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked)."""
+    """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked; with
+    `events`, every token event as that vendor's log, see docs/ingest.md)."""
     outcome = run_into(_scenario(scenario), Path(out), fmt=fmt, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress)
+                       scheduler=scheduler, progress=progress, events=events, allow_large=allow_large)
     if report:
         build_report(out)
     return outcome
@@ -180,6 +189,7 @@ def sweep(
     scheduler: str | None = None,
     progress: Progress | None = None,
     report: bool = False,
+    allow_large: bool = False,
 ) -> SweepResult:
     """`tokensim sweep`: every cell of the scenario's sweep on common random numbers, written into `out`.
 
@@ -187,7 +197,8 @@ def sweep(
     result there. Raises ShardFailure when a worker or the cluster fails (finished cells are kept).
     """
     result = run_sweep(_scenario(scenario), Path(out), fmt=fmt, resume=resume, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress, source=_source(scenario))
+                       scheduler=scheduler, progress=progress, source=_source(scenario),
+                       allow_large=allow_large)
     if report:
         build_report(out)
     return result
@@ -204,11 +215,12 @@ def compare(
     scheduler: str | None = None,
     progress: Progress | None = None,
     report: bool = False,
+    allow_large: bool = False,
 ) -> Comparison:
     """`tokensim compare`: the scenario's population under each preset's defaults (the first is the
     baseline), on common random numbers; written into `out` when given (with its report when asked)."""
     comparison = compare_presets(_scenario(scenario), presets, workers=workers, scheduler=scheduler,
-                                 progress=progress)
+                                 progress=progress, allow_large=allow_large)
     if out is not None:
         comparison.write(Path(out), fmt, force)
         if report:
@@ -225,6 +237,7 @@ def check(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    allow_large: bool = False,
 ) -> CheckResult:
     """`tokensim check`: do the scenario's requirements and `require` hold with 95% confidence?
 
@@ -232,7 +245,16 @@ def check(
     given). An unknown metric or persona raises (ConfigError / UnknownMetricError) before anything runs.
     """
     return _check(_scenario(scenario), list(require), out=None if out is None else Path(out), force=force,
-                  workers=workers, scheduler=scheduler, progress=progress, source=_source(scenario))
+                  workers=workers, scheduler=scheduler, progress=progress, source=_source(scenario),
+                  allow_large=allow_large)
+
+
+def ingest(
+    logs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], options: IngestOptions
+) -> IngestResult:
+    """`tokensim ingest`: read identity-provider logs and write the activity trace at `out` (with its users
+    table and summary beside it); see docs/ingest.md for the formats and how sessions are reconstructed."""
+    return _ingest([Path(log) for log in logs], Path(out), options)
 
 
 def summary(result: RunResult) -> RunSummary:

@@ -23,6 +23,10 @@ def add_scenario_overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheduler", metavar="tcp://HOST:PORT", help="run the shards on this Dask distributed scheduler"
     )
+    parser.add_argument(
+        "--allow-large", action="store_true",
+        help="run even when the estimated work is beyond tokensim's limits (see `tokensim validate`)",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser, tables: bool = True) -> None:

@@ -116,6 +116,7 @@ def check(
     scheduler: str | None = None,
     progress: Progress | None = None,
     source: str | None = None,
+    allow_large: bool = False,
 ) -> CheckResult:
     """Check the scenario's requirements and `require` on its results (see the module docstring)."""
     requirements = requirements_of(scenario, require, source)
@@ -123,26 +124,27 @@ def check(
     origin = "read"
     if summary is None:
         origin = "ran"
-        summary = _results(scenario, out, force, workers, scheduler, progress, source)
+        summary = _results(scenario, out, force, workers, scheduler, progress, source, allow_large)
     return verdicts(summary, requirements, origin)
 
 
 def _results(
     scenario: Scenario, out: Path | None, force: bool, workers: int | None, scheduler: str | None,
-    progress: Progress | None, source: str | None,
+    progress: Progress | None, source: str | None, allow_large: bool,
 ) -> RunSummary | SweepSummary:
     if scenario.sweep is not None:
         if out is not None:
             resume = not force and (Path(out) / "cells").is_dir()
             return run_sweep(scenario, out, resume=resume, force=force, workers=workers, scheduler=scheduler,
-                             progress=progress, source=source).summary
+                             progress=progress, source=source, allow_large=allow_large).summary
         with tempfile.TemporaryDirectory(prefix="tokensim-check-") as scratch:
             return run_sweep(scenario, Path(scratch) / "sweep", workers=workers, scheduler=scheduler,
-                             progress=progress, source=source).summary
+                             progress=progress, source=source, allow_large=allow_large).summary
     if out is not None:
         return run_into(scenario, out, force=force, workers=workers, scheduler=scheduler,
-                        progress=progress).summary
-    with run(scenario, workers=workers, scheduler=scheduler, progress=progress) as result:
+                        progress=progress, allow_large=allow_large).summary
+    with run(scenario, workers=workers, scheduler=scheduler, progress=progress,
+             allow_large=allow_large) as result:
         return result.summary
 
 
