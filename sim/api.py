@@ -47,6 +47,7 @@ from sim.ingest.pipeline import ingest as _ingest
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
+from sim.run.executors import WORKER_TIMEOUT
 from sim.run.runner import RunResult
 from sim.scenario.loader import load_scenario, scenario_from_dict
 from sim.scenario.model import Scenario
@@ -140,6 +141,7 @@ def run(
     users_scale: float | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     allow_large: bool = False,
     **path_overrides: Any,
@@ -153,7 +155,8 @@ def run(
     neither.
     """
     resolved = prepare(scenario, overrides, replications, seed, users_scale, **path_overrides)
-    return _run(resolved, workers=workers, scheduler=scheduler, progress=progress, allow_large=allow_large)
+    return _run(resolved, workers=workers, scheduler=scheduler, worker_timeout=worker_timeout,
+                progress=progress, allow_large=allow_large)
 
 
 def run_to(
@@ -164,6 +167,7 @@ def run_to(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
     events: str | None = None,
@@ -172,7 +176,8 @@ def run_to(
     """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked; with
     `events`, every token event as that vendor's log, see docs/ingest.md)."""
     outcome = run_into(_scenario(scenario), Path(out), fmt=fmt, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress, events=events, allow_large=allow_large)
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress, events=events,
+                       allow_large=allow_large)
     if report:
         build_report(out)
     return outcome
@@ -187,6 +192,7 @@ def sweep(
     fmt: str = "parquet",
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
     allow_large: bool = False,
@@ -197,8 +203,8 @@ def sweep(
     result there. Raises ShardFailure when a worker or the cluster fails (finished cells are kept).
     """
     result = run_sweep(_scenario(scenario), Path(out), fmt=fmt, resume=resume, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress, source=_source(scenario),
-                       allow_large=allow_large)
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                       source=_source(scenario), allow_large=allow_large)
     if report:
         build_report(out)
     return result
@@ -213,6 +219,7 @@ def compare(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
     allow_large: bool = False,
@@ -220,7 +227,7 @@ def compare(
     """`tokensim compare`: the scenario's population under each preset's defaults (the first is the
     baseline), on common random numbers; written into `out` when given (with its report when asked)."""
     comparison = compare_presets(_scenario(scenario), presets, workers=workers, scheduler=scheduler,
-                                 progress=progress, allow_large=allow_large)
+                                 worker_timeout=worker_timeout, progress=progress, allow_large=allow_large)
     if out is not None:
         comparison.write(Path(out), fmt, force)
         if report:
@@ -236,6 +243,7 @@ def check(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     allow_large: bool = False,
 ) -> CheckResult:
@@ -245,8 +253,8 @@ def check(
     given). An unknown metric or persona raises (ConfigError / UnknownMetricError) before anything runs.
     """
     return _check(_scenario(scenario), list(require), out=None if out is None else Path(out), force=force,
-                  workers=workers, scheduler=scheduler, progress=progress, source=_source(scenario),
-                  allow_large=allow_large)
+                  workers=workers, scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                  source=_source(scenario), allow_large=allow_large)
 
 
 def ingest(

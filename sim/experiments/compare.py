@@ -40,7 +40,7 @@ from sim.policy.model import Policy
 from sim.policy.presets import PRESETS
 from sim.report.compare import comparison_figure, comparison_markdown, tradeoff_figure
 from sim.report.plots import save_figure
-from sim.run.executors import guarded, open_executor
+from sim.run.executors import WORKER_TIMEOUT, guarded, open_executor
 from sim.run.runner import run_scenario
 from sim.run.shards import default_workers
 from sim.scenario.model import Scenario
@@ -105,6 +105,7 @@ def compare_presets(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     allow_large: bool = False,
 ) -> Comparison:
@@ -118,7 +119,7 @@ def compare_presets(
     frames = []
     try:
         progress.started("presets", len(names), "presets")
-        with open_executor(scheduler, workers) as (executor, count):
+        with open_executor(scheduler, workers, worker_timeout) as (executor, count):
             for index, (name, policy) in enumerate(policies.items()):
                 variant = scenario.model_copy(update={"policy": policy})
                 total = sum(p.users for p in variant.population) * variant.replications

@@ -17,7 +17,7 @@ from sim.experiments.estimate import WorkEstimate, check_limits, estimate
 from sim.experiments.progress import Progress
 from sim.ingest import FORMATS as EVENT_FORMATS
 from sim.ingest.export import export_run_events
-from sim.run.executors import guarded, open_executor
+from sim.run.executors import WORKER_TIMEOUT, guarded, open_executor
 from sim.run.runner import RunResult, run_scenario
 from sim.run.shards import default_workers, plan_shards
 from sim.scenario.model import Scenario
@@ -31,6 +31,7 @@ def run(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     spool_dir: Path | None = None,
     events: bool = False,
@@ -54,7 +55,7 @@ def run(
     def advanced(done: int, all_users: int) -> None:
         progress.advanced(label, done, all_users)
 
-    with open_executor(scheduler, workers) as (executor, count):
+    with open_executor(scheduler, workers, worker_timeout) as (executor, count):
         result = run_scenario(
             scenario, workers=count, progress=advanced, executor=guarded(executor), spool_dir=spool_dir,
             events=events,
@@ -108,6 +109,7 @@ def run_into(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     events: str | None = None,
     allow_large: bool = False,
@@ -124,8 +126,8 @@ def run_into(
         raise ValueError(f"unknown event log format {events!r} (use one of {', '.join(EVENT_FORMATS)})")
     started = time.perf_counter()
     with ResultSet.open(out, "run", force=force) as results:
-        with run(scenario, workers=workers, scheduler=scheduler, progress=progress,
-                 spool_dir=results.scratch("spool"), events=events is not None,
+        with run(scenario, workers=workers, scheduler=scheduler, worker_timeout=worker_timeout,
+                 progress=progress, spool_dir=results.scratch("spool"), events=events is not None,
                  allow_large=allow_large) as result:
             result.write(results, fmt)
             if events is not None:

@@ -43,7 +43,7 @@ from sim.experiments.cells import PlannedCell, TooManyCells, plan_cells, swept_p
 from sim.experiments.estimate import LIMITS, TooLargeError
 from sim.experiments.progress import Progress
 from sim.experiments.run import prepare_work
-from sim.run.executors import guarded, open_executor
+from sim.run.executors import WORKER_TIMEOUT, guarded, open_executor
 from sim.run.runner import run_scenario
 from sim.run.shards import default_workers
 from sim.scenario.model import Scenario
@@ -193,6 +193,7 @@ def run_sweep(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     source: str | None = None,
     allow_large: bool = False,
@@ -246,7 +247,7 @@ def run_sweep(
         progress.started(label, len(runnable), "cells")
         progress.advanced(label, len(done), len(runnable))
         try:
-            with open_executor(scheduler, workers) as (executor, count):
+            with open_executor(scheduler, workers, worker_timeout) as (executor, count):
                 number = len(done)
                 for cell in runnable:
                     if cell.cell.id in done:

@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args)
     outcome = api.run_to(scenario, args.out, fmt=args.format, force=args.force, workers=args.workers,
                          scheduler=args.scheduler, allow_large=args.allow_large,
-                         progress=make_progress(args.quiet), report=args.report, events=args.events)
+                         worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
+                         report=args.report, events=args.events)
     if not args.quiet:
         console = output_console()
         run_summary(outcome.summary, console, outcome.seconds, args.out)

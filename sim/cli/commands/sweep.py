@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = api.sweep(scenario, args.out, resume=args.resume, force=args.force, fmt=args.format,
                            workers=args.workers, scheduler=args.scheduler, allow_large=args.allow_large,
-                           progress=make_progress(args.quiet), report=args.report)
+                           worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
+                           report=args.report)
     except (KeyboardInterrupt, ShardFailure):
         print(f"tokensim: finished cells are saved in {args.out}/cells: run the same command with --resume "
               "to finish", file=sys.stderr)
