@@ -158,7 +158,11 @@ def test_an_unwritable_out_is_refused_before_the_run(files: Path, kind: str) -> 
     else:
         out = _read_only_mount(files)
     started = time.monotonic()
-    proc = tokensim("run", str(files / "slow.yaml"), "--out", str(out))
+    try:
+        proc = tokensim("run", str(files / "slow.yaml"), "--out", str(out))
+    finally:
+        if kind == "read-only":
+            subprocess.run(["umount", "-l", str(out)], check=False)
     no_traceback(proc)
     assert proc.returncode == 2, proc.stderr
     assert "--out" in proc.stderr
