@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "sim.cli.commands.sweep",
     "check": "sim.cli.commands.check",
     "compare": "sim.cli.commands.compare",
+    "verify": "sim.cli.commands.verify",
 }
 
 
