@@ -481,6 +481,8 @@ def _never(facts: _Facts, events: tuple[str, ...]) -> Decision:
     witnesses: list[Timeline] = []
     if "sliding_expiry" in causes and math.isfinite(facts.sliding):
         witnesses += _idle_witnesses(facts, facts.sliding)
+    if "absolute_expiry" in causes and facts.token_anchored and math.isfinite(facts.absolute):
+        witnesses += _idle_witnesses(facts, facts.absolute)
     if "consumed" in causes or "family_revoked" in causes:
         witnesses += _race_witnesses(facts) + _lost_witnesses(facts) + _theft_witnesses(facts)
     if "revoked" in causes:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: A lost response names the device's n-th refresh request, n below this.
 MAX_REQUEST_INDEX = 64
+#: Events drawn "close to a session start" are at most this far from it (seconds).
+NEAR = 120.0
 #: The largest seed of the generator that draws random access-token lifetimes.
 MAX_ACCESS_SEED = 2**32 - 1
 
@@ -261,7 +263,13 @@ def timeline_strategy(who: Behaviour, random_access: bool = False) -> SearchStra
         return tuple(sessions)
 
     event_time = _durations(0.0, over, 1.0)
-    retry = _durations(who.retry_after.low, who.retry_after.high, 0.001)
+    # a device's first requests are the likeliest to exist: most lost responses pick one of them
+    request = st.one_of(st.integers(0, 1), st.integers(0, 3), st.integers(0, MAX_REQUEST_INDEX - 1))
+    # the shortest and the longest retry decide most properties: they are drawn as often as the others
+    retry = st.one_of(
+        st.sampled_from(sorted({who.retry_after.low, who.retry_after.high})),
+        _durations(who.retry_after.low, who.retry_after.high, 0.001),
+    )
 
     @st.composite
     def build(draw: Any) -> Timeline:
@@ -285,14 +293,21 @@ def timeline_strategy(who: Behaviour, random_access: bool = False) -> SearchStra
             )
             for d, ss in enumerate(per_device)
         )
-        changes = _events(draw, event_time, who.password_changes)
-        theft_times = _events(draw, event_time, who.thefts)
+        # Events matter most next to a device's activity (a refresh at a session start): half of them
+        # are drawn close to a session start, the others anywhere.
+        starts = sorted({s.start for d in devices for s in d.sessions})
+        near = st.tuples(st.sampled_from(starts), _durations(-NEAR, NEAR, 1.0)).map(
+            lambda pair: min(over, max(0.0, pair[0] + pair[1]))
+        )
+        when = st.one_of(event_time, near, st.sampled_from(starts))
+        changes = _events(draw, when, who.password_changes)
+        theft_times = _events(draw, when, who.thefts)
         thefts = tuple(Theft(at, draw(st.integers(0, n - 1))) for at in theft_times)
         lost = tuple(
             LostResponse(device, request, delay)
             for device, request, delay in draw(
                 st.lists(
-                    st.tuples(st.integers(0, n - 1), st.integers(0, MAX_REQUEST_INDEX - 1), retry),
+                    st.tuples(st.integers(0, n - 1), request, retry),
                     max_size=who.lost_responses,
                 )
             )
