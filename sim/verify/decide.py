@@ -474,9 +474,10 @@ def _never(facts: _Facts, events: tuple[str, ...]) -> Decision:
         args.append(_cap(facts, eviction=True))
     if REJECTED_LOGIN in events:
         args.append(_cap(facts, eviction=False))
-    texts = list(dict.fromkeys(text for _, text in args if text not in _EVIDENT))
+    every = list(dict.fromkeys(text for _, text in args))
+    texts = [text for text in every if text not in _EVIDENT] or every
     if all(ok for ok, _ in args):
-        return Decision(True, "; ".join(texts or [_EVIDENT[0]]))
+        return Decision(True, "; ".join(texts))
     failing = list(dict.fromkeys(text for ok, text in args if not ok))
     witnesses: list[Timeline] = []
     if "sliding_expiry" in causes and math.isfinite(facts.sliding):

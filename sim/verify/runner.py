@@ -80,7 +80,8 @@ class InvariantResult:
             checked = f"; {self.tried} timelines searched agree" if self.tried else ""
             return f"proved: {self.reason}{checked}"
         if self.outcome == HELD:
-            return f"held: no counterexample in {self.tried} timelines (searched, not proved)"
+            why = f": {self.reason}" if self.reason != "searched" else ""
+            return f"held: no counterexample in {self.tried} timelines (searched, not proved{why})"
         assert self.counterexample is not None
         how = (
             "decided: the policy's rules allow it"

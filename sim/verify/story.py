@@ -32,15 +32,13 @@ FOLD = 3
 
 def clock(seconds: float) -> str:
     """`day 15 00:00:01`, with milliseconds when the time has them."""
-    day, rest = divmod(seconds, 86400.0)
-    hours, rest = divmod(rest, 3600.0)
-    minutes, secs = divmod(rest, 60.0)
-    whole = int(secs)
-    text = f"day {int(day)} {int(hours):02d}:{int(minutes):02d}:{whole:02d}"
-    millis = round((secs - whole) * 1000)
-    if millis:
-        text += f".{millis:03d}" if millis < 1000 else ""
-    return text
+    total = round(seconds * 1000)
+    day, rest = divmod(total, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, millis = divmod(rest, 1000)
+    text = f"day {day} {hours:02d}:{minutes:02d}:{secs:02d}"
+    return text + (f".{millis:03d}" if millis else "")
 
 
 def _line(trace: Trace, step: Step) -> str:
