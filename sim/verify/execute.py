@@ -59,7 +59,7 @@ USER = "user"
 _CHANGES, _THEFTS, _DEVICES, _ATTACKERS = range(4)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """One thing that happened: a session start, a login, a refresh request, a logout, a theft, ..."""
 

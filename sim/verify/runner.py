@@ -296,16 +296,15 @@ def verify_scenario(
 ) -> VerifyResult:
     """Verify every invariant of the scenario; ConfigError when it has none or the options are invalid."""
     problems = []
-    if not scenario.invariants:
-        problems.append(
-            Problem(("invariants",), "the scenario has no invariants to verify (see docs/verify.md)")
-        )
     if isinstance(examples, bool) or not isinstance(examples, int) or not 1 <= examples <= 1_000_000:
         problems.append(Problem(("examples",), f"must be a whole number from 1 to 1000000, got {examples!r}"))
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         problems.append(Problem(("seed",), f"must be a whole number of at least 0, got {seed!r}"))
     if problems:
-        raise ConfigError(problems, source=source)
+        raise ConfigError(problems, source="options")
+    if not scenario.invariants:
+        message = "the scenario has no invariants to verify (see docs/verify.md)"
+        raise ConfigError([Problem(("invariants",), message)], source=source)
     started = time.perf_counter()
     results = tuple(
         verify_invariant(scenario.policy, invariant, storage=scenario.storage, examples=examples, seed=seed)

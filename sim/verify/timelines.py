@@ -196,15 +196,25 @@ def _multiple(value: float, step: float) -> bool:
     return abs(value / step - round(value / step)) < 1e-6
 
 
-def _durations(low: float, high: float, unit: float) -> SearchStrategy[float]:
-    """Durations in `[low, high]`: whole `unit`s, milliseconds when a bound is finer, else floats."""
+def _grid(low: float, high: float, unit: float) -> tuple[SearchStrategy[Any], float]:
+    """Numbers whose multiples of the returned step are the durations in `[low, high]`: whole `unit`s,
+    milliseconds when a bound is finer, else floats (step 1). Drawn unscaled: a `map` per draw costs."""
     from hypothesis import strategies as st
 
     for step in (unit, 0.001):
         if _multiple(low, step) and _multiple(high, step):
-            a, b = round(low / step), round(high / step)
-            return st.integers(a, b).map(lambda k, step=step: round(k * step, 6))
-    return st.floats(low, high, allow_nan=False, allow_infinity=False)
+            return st.integers(round(low / step), round(high / step)), step
+    return st.floats(low, high, allow_nan=False, allow_infinity=False), 1.0
+
+
+def _scaled(value: float, step: float) -> float:
+    return float(value) if step == 1.0 else round(value * step, 6)
+
+
+def _durations(low: float, high: float, unit: float) -> SearchStrategy[float]:
+    """Durations in `[low, high]` (see `_grid`)."""
+    numbers, step = _grid(low, high, unit)
+    return numbers.map(lambda k: _scaled(k, step))
 
 
 def _keep_within(bound: Occurrences, flagged: list[tuple[float, int, int]]) -> set[tuple[int, int]]:
@@ -228,8 +238,8 @@ def timeline_strategy(who: Behaviour, random_access: bool = False) -> SearchStra
 
     over = who.over
     first_gap = _durations(0.0, min(who.largest_gap, over), 1.0)
-    gap = _durations(who.smallest_gap, who.largest_gap, 1.0)
-    length = _durations(who.session_length.low, who.session_length.high, 1.0)
+    gap, gap_step = _grid(who.smallest_gap, who.largest_gap, 1.0)
+    length, length_step = _grid(who.session_length.low, who.session_length.high, 1.0)
     window = 0.0 if who.refresh_lock else who.race_window
     offset = _durations(0.0, window, 0.001)
     tabs_low, tabs_high = (1, 1) if who.refresh_lock else (int(who.tabs.low), int(who.tabs.high))
@@ -250,9 +260,10 @@ def timeline_strategy(who: Behaviour, random_access: bool = False) -> SearchStra
         start = draw(first_gap)
         plans = draw(st.lists(plan, min_size=1, max_size=who.sessions))
         sessions: list[Session] = []
-        for k, (gap_k, duration, tab_offsets, fresh_k, logout_k) in enumerate(plans):
+        for k, (gap_k, length_k, tab_offsets, fresh_k, logout_k) in enumerate(plans):
+            duration = _scaled(length_k, length_step)
             if k > 0:
-                start = sessions[-1].end + gap_k
+                start = sessions[-1].end + _scaled(gap_k, gap_step)
             if start + duration > over:
                 duration = max(who.session_length.low, over - start)
                 if start + duration > over:
