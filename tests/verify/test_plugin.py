@@ -43,14 +43,12 @@ def test_invariants_are_collected_as_test_items_and_failures_tell_the_story(tmp_
     ]
 
 
-def test_collect_only_and_keyword_selection(tmp_path: Path) -> None:
+def test_items_are_selected_by_keyword_like_any_test(tmp_path: Path) -> None:
     (tmp_path / "small.yaml").write_text(SMALL)
-    listed = pytest_run(tmp_path, "--tokensim-scenarios", "small.yaml", "--collect-only")
-    assert "small.yaml::weekly users stay logged in" in listed.stdout
-    selected = pytest_run(
-        tmp_path, "--tokensim-scenarios", "small.yaml", "-k", "weekly", "--tokensim-examples", "5"
-    )
+    args = ("--tokensim-scenarios", "small.yaml", "-k", "weekly", "--tokensim-examples", "5", "-vv")
+    selected = pytest_run(tmp_path, *args)
     assert selected.returncode == 0 and "1 passed, 1 deselected" in selected.stdout
+    assert "small.yaml::weekly users stay logged in PASSED" in selected.stdout
 
 
 def test_a_broken_scenario_is_a_collection_error_with_file_line_and_field(tmp_path: Path) -> None:
