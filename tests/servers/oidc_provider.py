@@ -57,9 +57,11 @@ def policy_for(settings: Mapping[str, Any]) -> Policy:
     `rotateRefreshToken: true` -> `one_time` with `sliding_lifetime` = ttl.RefreshToken (each rotated token
     gets a full TTL from its issue) and `absolute_lifetime` = ttl.Grant (the grant expires that long after
     the authorization and is never renewed); `false` -> `reuse` with `absolute_lifetime` = the smaller of
-    the two TTLs. The library's default rotation function (`"default"`: rotate only once 70 % of a token's
-    TTL has passed, for confidential clients) is approximated by `one_time`. A replay of a consumed token
-    revokes the grant (`on_reuse: revoke_family`); there is no grace period and no cap.
+    the two TTLs. The library's default rotation function (`"default"`, or no setting), for the confidential
+    client of these tests, rotates a token only once 70 % of its TTL has passed: it is approximated by
+    `reuse` with the smaller TTL as the absolute lifetime (exact until that 70 % point; the grant's TTL,
+    14 days by default as the token's, ends the chain anyway). A replay of a consumed token revokes the
+    grant (`on_reuse: revoke_family`); there is no grace period and no cap.
     """
     unknown = set(settings) - _KNOWN
     if unknown:
@@ -73,7 +75,7 @@ def policy_for(settings: Mapping[str, Any]) -> Policy:
         "preset": "node_oidc_provider",
         "access_token_lifetime": float(ttl["AccessToken"]),
     }
-    if rotate is False:
+    if rotate is not True:
         config.update(
             refresh_token_usage="reuse", absolute_lifetime=min(refresh, grant), sliding_lifetime="none"
         )
