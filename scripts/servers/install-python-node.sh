@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 VENV="${VENV:-.venv}"
 
-if ! ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1; then
+if ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1; then
   echo "installing libfaketime (Debian package faketime)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null

@@ -94,6 +94,9 @@ class TimelineResult:
                 f"{_clock(entry.step.at):>10}  {entry.step.describe():<34} "
                 f"server: {entry.server.describe():<32} engine: {entry.engine.describe()}{mark}"
             )
+            if entry is first and entry.server_detail:
+                lines.append(f"{'':>10}  (server said: {entry.server_detail[:300]}; "
+                             f"engine: {entry.engine_detail or 'ok'})")
         return "\n".join(lines)
 
 
@@ -223,17 +226,17 @@ class Run:
             return Entry(step, step.at, server, engine, _detail(response), grant.reason or "")
         server_token = self._server_side.token(user, step.chain, step.token)
         engine_token = self._engine_side.token(user, step.chain, step.token)
+        if server_token is None or engine_token is None:  # the step names a token the client never got
+            missing = Observation(ok=False, error="no such token")
+            return Entry(step, step.at, missing if server_token is None else Observation(ok=True),
+                         missing if engine_token is None else Observation(ok=True))
         if step.action == "revoke":
-            status = self.server.revoke(str(server_token)) if server_token is not None else 0
-            done = self.engine.logout(engine_token, at) if engine_token is not None else False
+            status = self.server.revoke(str(server_token))
+            done = self.engine.logout(engine_token, at)
             # RFC 7009 answers 200 whether or not the token was valid: the effect shows in later steps.
             server = Observation(ok=status == 200, error=None if status == 200 else f"HTTP {status}")
             return Entry(step, step.at, server, Observation(ok=True), f"HTTP {status}",
                          "chain ended" if done else "nothing to end")
-        if server_token is None or engine_token is None:
-            missing = Observation(ok=False, error="no such token")
-            return Entry(step, step.at, missing if server_token is None else Observation(ok=True),
-                         missing if engine_token is None else Observation(ok=True))
         response = self.server.refresh(str(server_token))
         symbol = self._server_side.receive(user, step.chain, server_token, response.refresh_token)
         result = self.engine.refresh(engine_token, at)

@@ -17,8 +17,12 @@ from pathlib import Path
 
 
 def libfaketime() -> str | None:
-    """The path of libfaketime's shared library, or None when the `faketime` package is not installed."""
-    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))
+    """The path of libfaketime's thread-safe library, or None when the `faketime` package is not installed.
+
+    The servers are multi-threaded (Django's runserver, Node's libuv pool): the plain `libfaketime.so.1`
+    shares its buffers between threads, and about one login in a thousand then saw a wrong time.
+    """
+    found = sorted(glob.glob("/usr/lib/*/faketime/libfaketimeMT.so.1"))
     return found[0] if found else None
 
 

@@ -110,7 +110,8 @@ class OidcProviderServer(RunningServer):
                 if response.status_code not in (302, 303) or location is None:
                     return TokenResponse(
                         status=response.status_code,
-                        body={"error": "login_failed", "error_description": response.text[:300]},
+                        body={"error": "login_failed",
+                              "error_description": f"GET {urlparse(url).path}: {response.text[:300]}"},
                     )
                 if location.startswith(REDIRECT_URI):
                     params = parse_qs(urlparse(location).query)
