@@ -49,3 +49,30 @@ def test_every_documented_difference_names_a_rule_and_a_configuration() -> None:
         for documented in spec.documented:
             assert documented.rule in names, documented
             assert documented.configurations <= set(spec.configurations), documented
+
+
+EXPLAINED = [
+    pytest.param(server, configuration, documented.rule, id=f"{server}-{configuration}-{documented.rule}")
+    for server, spec in SERVERS.items()
+    if spec.explain is not None
+    for configuration in spec.randomised
+    for documented in spec.documented
+    if documented.applies(configuration, documented.rule)
+]
+
+
+@pytest.mark.parametrize(("server", "configuration", "rule"), EXPLAINED)
+def test_explain_recognises_the_documented_difference(
+    servers, server: str, configuration: str, rule: str
+) -> None:
+    """The randomised tests' `explain` names the documented difference the fixed timeline shows (so that a
+    random timeline hitting it is not reported as new), and names nothing on a timeline that agrees."""
+    spec = SERVERS[server]
+    results = servers.get(server, configuration).fixed_results()
+    result = results[rule]
+    first = result.first_difference
+    assert first is not None
+    upto = result.entries[: result.entries.index(first) + 1]
+    assert spec.explain(upto, spec.configurations[configuration]) == rule
+    agreeing = next(r for r in results.values() if r.agrees and len(r.entries) > 2)
+    assert spec.explain(agreeing.entries, spec.configurations[configuration]) is None
