@@ -12,6 +12,7 @@ copied for each server, so a server starts in about a second.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import shutil
@@ -29,7 +30,7 @@ from tests.servers.faketime import FakeTimeClock
 from tests.servers.process import ROOT, free_port, running, wait_until_answers
 
 NAME = "django-oauth-toolkit"
-USERS = 600
+USERS = 2000
 PASSWORD = "tokensim-pw"
 CLIENT_ID = "tokensim-client"
 CLIENT_SECRET = "tokensim-secret"
@@ -110,12 +111,14 @@ class DotServer(RunningServer):
         return response.status
 
 
-def _template_db(workdir: Path) -> Path:
+def _template_db() -> Path:
     """The migrated database with the users and the client, built once per process."""
     global _template
     with _template_lock:
         if _template is None or not _template.exists():
-            target = Path(tempfile.mkdtemp(prefix="tokensim-dot-template-")) / "template.sqlite3"
+            directory = Path(tempfile.mkdtemp(prefix="tokensim-dot-template-"))
+            atexit.register(shutil.rmtree, directory, True)  # the directory this process made, only
+            target = directory / "template.sqlite3"
             subprocess.run(
                 [sys.executable, "-m", "tests.servers.dot_project.setup_db", str(target), str(USERS),
                  PASSWORD, CLIENT_ID, CLIENT_SECRET],
@@ -149,7 +152,7 @@ def launch(settings: Mapping[str, Any], clock: Literal["fake", "real"] = "fake")
     with tempfile.TemporaryDirectory(prefix="tokensim-dot-") as tmp:
         workdir = Path(tmp)
         db = workdir / "dot.sqlite3"
-        shutil.copyfile(_template_db(workdir), db)
+        shutil.copyfile(_template_db(), db)
         port = free_port()
         fake = FakeTimeClock(workdir) if clock == "fake" else None
         env = {

@@ -30,7 +30,7 @@ DIRECTORY = ROOT / "tests" / "servers" / "oidc_provider"
 CLIENT_ID = "tokensim-client"
 CLIENT_SECRET = "tokensim-secret"
 REDIRECT_URI = "http://127.0.0.1/callback"
-USERS = 600
+USERS = 10000
 #: oidc-provider's TTL defaults in seconds (lib/helpers/defaults.js, 9.13.3).
 TTL_DEFAULTS = {"AccessToken": 3600, "RefreshToken": 14 * 86400, "Grant": 14 * 86400}
 _KNOWN = {"rotateRefreshToken", "ttl"}
