@@ -52,11 +52,21 @@ def running(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         try:
             yield process
         finally:
             _stop(process)
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to send SIGTERM when the test process dies, even if it is killed outright
+    (a killed pytest would otherwise leave its servers running)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def _stop(process: subprocess.Popen) -> None:
