@@ -83,6 +83,7 @@ def run(
     seed: int | None = None,
     users_scale: float | None = None,
     workers: int | None = None,
+    scheduler: str | None = None,
     **path_overrides: Any,
 ) -> RunResult:
     """Run every replication of a scenario (a `Scenario` or a YAML file) and return its tables.
@@ -90,13 +91,19 @@ def run(
     `overrides` maps dotted paths to values (see `with_overrides`); keyword arguments are overrides
     too, with `__` for each dot: `run(s, policy__sliding_lifetime="7d")`. `replications`, `seed` and
     `users_scale` are applied like the command line's options; `workers` is the number of processes
-    (default: one per core; results do not depend on it).
+    (default: one per core; results do not depend on it). `scheduler` (tcp://HOST:PORT) runs the shards
+    on that Dask cluster instead, with the same results.
     """
     changes = dict(overrides or {})
     changes.update({key.replace("__", "."): value for key, value in path_overrides.items()})
     resolved = with_overrides(scenario, changes)
     resolved = resolved.with_overrides(replications=replications, seed=seed, users_scale=users_scale)
-    return run_scenario(resolved, workers=workers)
+    if scheduler is None:
+        return run_scenario(resolved, workers=workers)
+    from sim.run.executors import open_executor
+
+    with open_executor(scheduler, workers) as (executor, count):
+        return run_scenario(resolved, workers=count, executor=executor)
 
 
 def summary(result: RunResult) -> dict[str, Any]:

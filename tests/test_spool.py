@@ -23,6 +23,7 @@ from pandas.testing import assert_frame_equal
 import sim.run.runner
 import sim.run.shards
 import sim.run.spool
+from sim.analysis.counts import SparseArray
 from sim.analysis.metrics import Window
 from sim.analysis.storage import StorageModel
 from sim.cli.main import main
@@ -213,11 +214,14 @@ def test_workers_write_their_parts_and_return_counts_not_rows(
     ]
     chains = len(spool.read("chains"))
     assert chains > 0
-    # counts, sums and per-minute histograms: a shard of one user returns arrays of the same sizes
+    # counts, sums and per-minute histograms (sent sparse when mostly empty): the sizes are the
+    # horizon's, the same for a shard of one user
     one_user = run_shard(dataclasses.replace(task, stop=task.start + 1, spool=None)).partial
     for name, value in vars(result.partial).items():
         assert not isinstance(value, (list, pd.DataFrame)), name
-        if isinstance(value, np.ndarray):
+        if isinstance(value, SparseArray):
+            assert len(value.index) <= value.size and value.size == _size(getattr(one_user, name)), name
+        elif isinstance(value, np.ndarray):
             assert value.shape == getattr(one_user, name).shape, name
 
     elsewhere = dataclasses.replace(task, spool=SpoolTarget(str(spool.directory), "another run's token"))
@@ -233,6 +237,10 @@ def test_workers_write_their_parts_and_return_counts_not_rows(
             assert len(parts) == len(tasks), name
             expected = [(t.replication, t.persona.name, t.start) for t in tasks]
             assert [_part_key(run.spool, p) for p in parts] == expected, name
+
+
+def _size(counts: np.ndarray | SparseArray) -> int:
+    return counts.size if isinstance(counts, SparseArray) else len(counts)
 
 
 def test_a_run_whose_workers_cannot_reach_the_spool_is_the_same(

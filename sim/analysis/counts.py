@@ -54,14 +54,53 @@ class MinuteGrid:
         return counts
 
 
-def add_counts(total: np.ndarray | None, part: np.ndarray | None) -> np.ndarray | None:
+@dataclass(frozen=True)
+class SparseArray:
+    """A 1-d count array of `size` kept as its non-zero entries (a shard's per-minute histograms are
+    mostly zeros: far fewer bytes to send from a worker)."""
+
+    size: int
+    index: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, dense: np.ndarray) -> SparseArray:
+        """The non-zero entries of a 1-d array, as int32 indexes and int64 values."""
+        index = np.flatnonzero(dense)
+        return cls(len(dense), index.astype(np.int32), dense[index].astype(np.int64))
+
+    def to_dense(self) -> np.ndarray:
+        """The int64 array."""
+        dense = np.zeros(self.size, dtype=np.int64)
+        dense[self.index] = self.values
+        return dense
+
+
+def add_counts(total: np.ndarray | None, part: np.ndarray | SparseArray | None) -> np.ndarray | None:
     """`total + part` as int64, either may be None (nothing yet); `total` is updated in place if it can."""
     if part is None:
+        return total
+    if isinstance(part, SparseArray):
+        if total is None:
+            return part.to_dense()
+        total[part.index] += part.values  # an index occurs once
         return total
     if total is None:
         return part.astype(np.int64, copy=True)
     total += part
     return total
+
+
+def compact(counts: np.ndarray | SparseArray | None) -> np.ndarray | SparseArray | None:
+    """Counts in the fewest bytes to send: a 1-d array with few non-zero entries as a SparseArray,
+    otherwise as int32 when its values fit."""
+    if counts is None or isinstance(counts, SparseArray):
+        return counts
+    if counts.ndim == 1 and np.count_nonzero(counts) * 3 < len(counts):  # index and value: 12 bytes
+        return SparseArray.of(counts)
+    if counts.dtype != np.int32 and counts.min(initial=0) >= -(2**31) and counts.max(initial=0) < 2**31:
+        return counts.astype(np.int32)
+    return counts
 
 
 @dataclass

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.analysis.counts import MinuteGrid, SparseCounts, add_counts
+from sim.analysis.counts import MinuteGrid, SparseArray, SparseCounts, add_counts
 from sim.analysis.exactsum import ExactSum
 from sim.analysis.levels import peak_active
 from sim.analysis.storage import StorageModel
@@ -108,7 +108,7 @@ class GroupPartial:
                 setattr(self, name, max(mine, theirs))
             elif isinstance(theirs, int):
                 setattr(self, name, mine + theirs)
-            elif isinstance(theirs, np.ndarray) or theirs is None:
+            elif isinstance(theirs, (np.ndarray, SparseArray)) or theirs is None:
                 setattr(self, name, add_counts(mine, theirs))
             elif isinstance(theirs, dict):
                 for key, n in theirs.items():

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 10
 
 
+class SchedulerUnreachable(OSError):
+    """The Dask scheduler at the given address did not answer (the message names the address)."""
+
+
 @contextmanager
 def local_executor(workers: int) -> Iterator[Executor]:
     """A local executor whose process pool (of `workers` processes) lives as long as the context."""
@@ -84,7 +88,8 @@ def cluster_threads(client: Client) -> int:
 
 @contextmanager
 def connect(address: str, timeout: float | None = None) -> Iterator[Client]:
-    """A client of the Dask scheduler at `address`; OSError (with the address) when it cannot connect.
+    """A client of the Dask scheduler at `address`; SchedulerUnreachable (an OSError naming the address)
+    when it cannot connect.
 
     `timeout` defaults to CONNECT_TIMEOUT seconds.
     """
@@ -93,7 +98,7 @@ def connect(address: str, timeout: float | None = None) -> Iterator[Client]:
     try:
         client = Client(address, timeout=timeout or CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise OSError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
+        raise SchedulerUnreachable(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
     try:
         yield client
     finally:
@@ -106,7 +111,8 @@ def open_executor(scheduler: str | None, workers: int | None) -> Iterator[tuple[
 
     Without `scheduler`: a local pool of `workers` processes (default: one per core). With it (an
     address such as tcp://HOST:PORT): the Dask cluster behind that scheduler, sized by `workers` or else
-    the cluster's threads. OSError (naming the address) when the scheduler does not answer.
+    the cluster's threads. SchedulerUnreachable (an OSError naming the address) when the scheduler does
+    not answer.
     """
     if scheduler is None:
         count = workers or default_workers()

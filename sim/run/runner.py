@@ -13,6 +13,7 @@ back are sorted by (replication, persona, user, chain).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class RunResult:
     spool: TableSpool = field(repr=False)
     #: How `write_tables` writes the row tables by default (LAYOUTS).
     layout: str = "files"
+    #: Wall seconds of the run: "shards" (waiting for and merging shard results) and "metrics"
+    #: (finishing the figures of complete replications, re-reading rows where needed).
+    timings: dict[str, float] = field(default_factory=dict)
 
     @cached_property
     def chains(self) -> pd.DataFrame:
@@ -137,10 +141,12 @@ def run_scenario(
     personas = [p.name for p in scenario.population]
     spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
     try:
+        started = time.perf_counter()
         tasks = plan_shards(scenario, workers, spool.target)
         collector = _Collector(scenario, spool, tasks)
         _run_shards(tasks, workers, collector, progress, executor)
         per_replication, timeseries = collector.tables()
+        total = time.perf_counter() - started
     except BaseException:
         spool.close()
         raise
@@ -152,6 +158,7 @@ def run_scenario(
         sessions=collector.sessions,
         spool=spool,
         layout=layout,
+        timings={"shards": total - collector.metrics_seconds, "metrics": collector.metrics_seconds},
     )
 
 
@@ -196,6 +203,7 @@ class _Collector:
         self.series: dict[int, pd.DataFrame] = {}
         self.token_requests = 0
         self.sessions = 0
+        self.metrics_seconds = 0.0
 
     def add(self, task: ShardTask, result: ShardResult) -> None:
         """Take one shard's result: write its rows if the worker could not, merge its partial."""
@@ -216,6 +224,7 @@ class _Collector:
 
     def _finish(self, replication: int) -> None:
         """A replication's metrics and time series, from its merged partials and its rows on disk."""
+        started = time.perf_counter()
         partials = self.partials.pop(replication)
         rows = replication_metrics(
             replication,
@@ -229,6 +238,7 @@ class _Collector:
         self.series[replication] = replication_timeseries(
             replication, partials, self.scenario.horizon, self.storage
         )
+        self.metrics_seconds += time.perf_counter() - started
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The per-replication metrics and the hourly time series of every replication, in order."""

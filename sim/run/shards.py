@@ -16,9 +16,9 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 
+from sim.analysis.counts import compact
 from sim.analysis.partials import GroupPartial, ShardCounts, shard_partial
 from sim.analysis.storage import StorageModel
 from sim.analysis.window import Window
@@ -123,12 +123,10 @@ def _counts(recorder: Recorder, key: tuple[int, str]) -> ShardCounts:
 
 
 def _compact(partial: GroupPartial) -> GroupPartial:
-    """The partial with its per-minute counts as int32 (half the bytes to send; a shard's counts fit)."""
+    """The partial with its per-minute counts in the fewest bytes to send (sparse or int32)."""
     for name in ("minute_requests", "minute_rotations", "authorized", "ended", "removed",
                  "removed_rotations", "lifetime_bins"):  # fmt: skip
-        counts = getattr(partial, name)
-        if counts is not None and counts.dtype != np.int32 and counts.max(initial=0) < 2**31:
-            setattr(partial, name, counts.astype(np.int32))
+        setattr(partial, name, compact(getattr(partial, name)))
     return partial
 
 

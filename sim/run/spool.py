@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,21 @@ class TableSpool:
                     header = False
             if header:  # no rows at all: the header alone
                 _empty(name, SCHEMAS[name].names).to_pandas().to_csv(handle, index=False)
+
+
+@contextmanager
+def spool_directory(out: Path, shared: bool = False) -> Iterator[Path]:
+    """A fresh hidden directory for a run's spool, removed at the end (whatever the run left in it).
+
+    Beside `out` (same file system: tables are renamed into place), or, when the workers run elsewhere
+    (`shared`: a cluster's workers write their parts where `out` is, a folder they all reach), inside
+    `out`, which is created if needed.
+    """
+    out = Path(out).absolute()
+    parent = out if shared else out.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.spool-", dir=parent) as directory:
+        yield Path(directory)
 
 
 def is_dataset(path: Path) -> bool:

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.analysis import rescan
-from sim.analysis.counts import MinuteGrid, SparseCounts
+from sim.analysis.counts import MinuteGrid, SparseCounts, add_counts, compact
 from sim.analysis.exactsum import ExactSum
 from sim.analysis.levels import group_peak, peak_active
 from sim.analysis.survival import KaplanMeierScan, kaplan_meier, km_quantile, km_restricted_mean, km_scan
@@ -168,3 +168,14 @@ def test_bin_ranges_cover_every_bin_once_within_the_limit(counts: list[int], lim
     for first, last in ranges:
         inside = counts_[(bins >= first) & (bins <= last)]
         assert inside.sum() <= limit or len(inside) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 3) | st.just(0), min_size=40, max_size=40), min_size=1, max_size=4))
+def test_compacted_counts_add_up_to_the_dense_sum(parts: list[list[int]]) -> None:
+    """Counts sent sparse (mostly zeros) or as int32 add up to the plain int64 sum."""
+    total = None
+    for part in parts:
+        total = add_counts(total, compact(np.asarray(part, dtype=np.int64)))
+    assert total is not None and total.dtype == np.int64
+    assert total.tolist() == np.sum(parts, axis=0).tolist()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,10 @@ from sim.cli.commands.options import (
     load_with_overrides,
 )
 from sim.experiments.run import write_run
+from sim.run.executors import SchedulerUnreachable, open_executor
 from sim.run.runner import RunResult, run_scenario
+from sim.run.shards import Executor
+from sim.run.spool import spool_directory
 from sim.scenario import Scenario
 
 HEADLINE = (
@@ -49,6 +51,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
     )
+    parser.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the shards on this Dask distributed scheduler; the workers write the tables into --out "
+        "(a folder they all reach) as partitioned Parquet datasets",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,12 +67,22 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True, quiet=args.quiet)
     started = time.perf_counter()
-    # The row tables go to a hidden directory beside `out` (same file system), removed in any case.
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.spool-", dir=out.absolute().parent) as spool:
-        result = _run_with_progress(scenario, args.workers, console, Path(spool))
-        elapsed = time.perf_counter() - started
-        summary = write_run(result, out, args.format)
+    scheduler = getattr(args, "scheduler", None)
+    # The row tables go to a hidden directory beside `out` (same file system), removed in any case; on a
+    # cluster, inside `out`, where the workers write them.
+    try:
+        with (
+            open_executor(scheduler, args.workers) as (executor, workers),
+            spool_directory(out, shared=scheduler is not None) as spool,
+        ):
+            layout = "dataset" if scheduler is not None else "files"
+            result = _run_with_progress(scenario, workers, console, spool, executor, layout)
+            elapsed = time.perf_counter() - started
+            summary = write_run(result, out, args.format)
+    except SchedulerUnreachable as exc:
+        from sim.cli.main import UsageError
+
+        raise UsageError(str(exc)) from None
     if not args.quiet:
         print_summary(summary, Console(), elapsed, out)
     if getattr(args, "report", False):
@@ -77,10 +95,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(
-    scenario: Scenario, workers: int | None, console: Console, spool_dir: Path
+    scenario: Scenario,
+    workers: int | None,
+    console: Console,
+    spool_dir: Path,
+    executor: Executor | None = None,
+    layout: str = "files",
 ) -> RunResult:
+    options = {"workers": workers, "spool_dir": spool_dir, "executor": executor, "layout": layout}
     if not console.is_terminal or console.quiet:
-        return run_scenario(scenario, workers=workers, spool_dir=spool_dir)
+        return run_scenario(scenario, **options)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -94,7 +118,7 @@ def _run_with_progress(
         def update(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        return run_scenario(scenario, workers=workers, progress=update, spool_dir=spool_dir)
+        return run_scenario(scenario, progress=update, **options)
 
 
 def _fmt(block: dict[str, Any]) -> tuple[str, str]:
