@@ -84,7 +84,6 @@ def replication_metrics(
     `rows_of(personas)` reads those personas' rows of this replication again.
     """
     rows = []
-    whole = GroupPartial.total(partials[p] for p in personas if p in partials)
     per_persona = {}
     for persona in personas:
         part = partials.get(persona, GroupPartial())
@@ -93,6 +92,7 @@ def replication_metrics(
     if len(present) == 1:  # the whole population is that persona: the same figures
         overall = dict(per_persona[present[0]])
     else:
+        whole = GroupPartial.total(partials[p] for p in present)
         overall = group_metrics(whole, window, storage, rows_of(list(personas)))
     rows.append({"replication": replication, "persona": ALL, **overall})
     rows.extend({"replication": replication, "persona": p, **per_persona[p]} for p in personas)

@@ -31,13 +31,3 @@ def bin_ranges(bins: np.ndarray, counts: np.ndarray, limit: int | None = None) -
         size = max(1, int(np.searchsorted(total, limit, side="right")))
         yield int(bins[start]), int(bins[start + size - 1])
         start += size
-
-
-def in_memory(frames: dict[str, object]) -> RowSource:
-    """A RowSource over whole pandas frames (one batch per table): for tests and small runs."""
-
-    def rows(table: str, columns: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
-        frame = frames[table]
-        yield {c: frame[c].to_numpy() for c in columns}  # type: ignore[index]
-
-    return rows
