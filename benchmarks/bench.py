@@ -313,6 +313,7 @@ def main() -> None:
     if args.replay_child:
         replay_child(args.replay_child)
         return
+    load_before = os.getloadavg()
     if args.only_large:
         results = json.loads(args.out.read_text()) if args.out.exists() else {}
         if args.large:
@@ -362,6 +363,9 @@ def main() -> None:
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
+            # 1-minute load averages at the start and end: on a shared machine, times are only
+            # comparable between runs of similar load (the ratios of back-to-back pairs less so affected)
+            "load_average_start_end": [load_before[0], os.getloadavg()[0]],
         },
         "users": users,
         "days": days,

@@ -93,13 +93,15 @@ def add_counts(total: np.ndarray | None, part: np.ndarray | SparseArray | None) 
 
 def compact(counts: np.ndarray | SparseArray | None) -> np.ndarray | SparseArray | None:
     """Counts in the fewest bytes to send: a 1-d array with few non-zero entries as a SparseArray,
-    otherwise as int32 when its values fit."""
+    otherwise in the smallest integer type that holds its values (a shard's counts per minute are small)."""
     if counts is None or isinstance(counts, SparseArray):
         return counts
     if counts.ndim == 1 and np.count_nonzero(counts) * 3 < len(counts):  # index and value: 12 bytes
         return SparseArray.of(counts)
-    if counts.dtype != np.int32 and counts.min(initial=0) >= -(2**31) and counts.max(initial=0) < 2**31:
-        return counts.astype(np.int32)
+    low, high = int(counts.min(initial=0)), int(counts.max(initial=0))
+    for kind in (np.int8, np.int16, np.int32):
+        if np.iinfo(kind).min <= low and high <= np.iinfo(kind).max:
+            return counts.astype(kind) if counts.dtype != kind else counts
     return counts
 
 
