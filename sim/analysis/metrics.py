@@ -40,7 +40,7 @@ from sim.analysis.partials import (
     lifetime_bin_count,
     whole_months,
 )
-from sim.analysis.rescan import RowSource, bin_ranges
+from sim.analysis.rescan import RangeSpill, RowSource, bin_ranges
 from sim.analysis.storage import STORAGE_METRICS, StorageModel
 from sim.analysis.survival import km_scan
 from sim.analysis.theft_metrics import theft_metrics_merged
@@ -171,28 +171,38 @@ def group_metrics(
 
 
 def _lifetime_median(partial: GroupPartial, window: Window, rows: RowSource) -> float:
-    """The Kaplan-Meier median lifetime of the chains born in the window, read in ascending chunks."""
+    """The Kaplan-Meier median lifetime of the chains born in the window, read in ascending chunks.
+
+    With one chunk the rows are read once; with several they are read once and spilled to disk by chunk
+    (RangeSpill), so the work stays linear in the chains however many chunks the median needs.
+    """
     counts = partial.lifetime_bins
     if counts is None:
         return math.nan
     bins = np.flatnonzero(counts)
     size = lifetime_bin_count(window)
+    ranges = list(bin_ranges(bins, counts[bins]))
 
-    def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for first, last in bin_ranges(bins, counts[bins]):
-            kept_days, kept_censored = [np.zeros(0)], [np.zeros(0, dtype=bool)]
-            for batch in rows("chains", RESCAN_COLUMNS["chains"]):
-                authorized = np.asarray(batch["authorized_at_s"], dtype=float)
-                ended = np.asarray(batch["ended_at_s"], dtype=float)
-                days, censored = chain_lifetimes(authorized, ended, window)
-                bin_ = duration_bins(days, size)
-                keep = (bin_ >= first) & (bin_ <= last)
-                kept_days.append(days[keep])
-                kept_censored.append(censored[keep])
-            yield np.concatenate(kept_days), np.concatenate(kept_censored)
+    def lifetimes() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for batch in rows("chains", RESCAN_COLUMNS["chains"]):
+            authorized = np.asarray(batch["authorized_at_s"], dtype=float)
+            ended = np.asarray(batch["ended_at_s"], dtype=float)
+            days, censored = chain_lifetimes(authorized, ended, window)
+            yield days, censored, duration_bins(days, size)
 
-    median, _ = km_scan(chunks(), partial.born, partial.censored, quantile=0.5)
-    return median
+    if len(ranges) == 1:
+        found = list(lifetimes())
+        days = np.concatenate([np.zeros(0), *(f[0] for f in found)])
+        censored = np.concatenate([np.zeros(0, dtype=bool), *(f[1] for f in found)])
+        return km_scan([(days, censored)], partial.born, partial.censored, quantile=0.5)[0]
+    spill = RangeSpill(ranges, {"days": np.float64, "censored": np.bool_})
+    try:
+        for days, censored, bin_ in lifetimes():
+            spill.add(bin_, {"days": days, "censored": censored})
+        chunks = ((part["days"], part["censored"]) for part in map(spill.read, range(len(ranges))))
+        return km_scan(chunks, partial.born, partial.censored, quantile=0.5)[0]
+    finally:
+        spill.close()
 
 
 def _lag_metrics(partial: GroupPartial, window: Window, rows: RowSource) -> dict[str, float]:
