@@ -4,6 +4,10 @@ Behaviour processes call a `Recorder`; nothing here knows about SimPy or the eng
 recorder holds one shard's rows: chains, forced re-authentications, thefts, access tokens that outlived a
 revocation, and token-endpoint requests and token rotations counted per minute (kept as counts, not
 events, so memory does not grow with the number of refreshes).
+
+The session log (`Recorder(horizon, session_log=True)`, off by default) also keeps every session's start
+and end as a row (SESSION_COLUMNS), from which sim/fit/synthetic.py writes a simulation's sessions as a
+trace. Off, `sessions` is None and costs nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ THEFT_COLUMNS = (
     "victim_reauths",
 )
 
+#: One row per session when the session log is on.
+SESSION_COLUMNS = ("replication", "persona", "user", "device", "start_s", "end_s")
+
 _FLUSH_EVERY = 200_000
 
 
@@ -74,8 +81,13 @@ class Recorder:
     #: (replication, persona) -> number of users and devices simulated.
     users: dict[tuple[int, str], int] = field(default_factory=dict)
     devices: dict[tuple[int, str], int] = field(default_factory=dict)
+    #: Keep every session's start and end (SESSION_COLUMNS) in `sessions`; off, `sessions` is None.
+    session_log: bool = False
+    sessions: dict[str, list] | None = None
 
     def __post_init__(self) -> None:
+        if self.session_log and self.sessions is None:
+            self.sessions = {c: [] for c in SESSION_COLUMNS}
         self._minutes = math.ceil(self.horizon / 60.0) + 1
         self._hours = math.ceil(self.horizon / 3600.0) + 1
         # times not yet counted, one list per event kind (AUTHORIZATION ... SESSION)
@@ -168,6 +180,18 @@ class Recorder:
         row["at_s"].append(at)
         row["cause"].append(cause)
         row["mid_session"].append(mid_session)
+
+    def session(self, device: int, start: float, end: float) -> None:
+        """One session (only with the session log on: callers check `sessions is not None`)."""
+        columns = self.sessions
+        assert columns is not None, "the session log is off"
+        replication, persona = self._key
+        columns["replication"].append(replication)
+        columns["persona"].append(persona)
+        columns["user"].append(self._user)
+        columns["device"].append(device)
+        columns["start_s"].append(start)
+        columns["end_s"].append(end)
 
     def rejected_login(self, t: float) -> None:
         """A login refused because the user is at the cap (`on_cap: reject_new`)."""

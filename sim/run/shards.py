@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.model.behaviour import simulate_users
 from sim.model.recording import Recorder
+from sim.model.replay import RecordedUser, recorded_users
 from sim.policy.model import Policy
 from sim.scenario.model import Persona, Scenario
 
@@ -32,6 +33,8 @@ class ShardTask:
     replication: int
     start: int
     stop: int
+    #: A persona replaying a trace: its users' recorded sessions (sim/model/replay.py), else None.
+    recorded: tuple[RecordedUser, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def users(self) -> int:
@@ -50,6 +53,7 @@ def run_shard(task: ShardTask) -> Recorder:
         task.replication,
         range(task.start, task.stop),
         recorder,
+        recorded=task.recorded,
     )
     return recorder.finish()
 
@@ -70,6 +74,9 @@ def plan_shards(scenario: Scenario, workers: int) -> list[ShardTask]:
                         replication=replication,
                         start=start,
                         stop=min(persona.users, start + size),
+                        recorded=recorded_users(
+                            persona, scenario.seed, replication, start, min(persona.users, start + size)
+                        ),
                     )
                 )
     return tasks
