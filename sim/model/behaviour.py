@@ -35,6 +35,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import simpy
 
 from sim.core.durations import DAY
@@ -47,8 +48,6 @@ from sim.policy.engine import ChainInfo, RefreshResult, TokenEngine
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-    import numpy as np
 
     from sim.model.replay import RecordedUser
     from sim.policy.model import Policy
@@ -142,8 +141,9 @@ class UserSimulation:
             for i in range(n_devices)
         ]
         if recorded is not None:
-            for device, sessions in zip(self.devices, recorded.devices, strict=False):
-                device.recorded = sessions
+            for device in self.devices:  # a user without sessions has one device that never starts one
+                has = device.index < len(recorded.devices)
+                device.recorded = recorded.devices[device.index] if has else np.empty((0, 2))
         #: The opt-in session log (sim/model/recording.py): each session's start and end as a row.
         self._session_log = recorder.sessions is not None
         self.thefts: list[Theft] = plan_thefts(
