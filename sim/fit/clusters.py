@@ -1,17 +1,20 @@
 """Users grouped into personas by their activity (scikit-learn).
 
-Each user is described by six features, standardized (zero mean, unit variance) before clustering:
-- `log_sessions_per_day`: log(1 + sessions per day seen), from the user's first session on;
+Each user is described by five features, standardized (zero mean, unit variance) before clustering:
+- `log_sessions_per_device_day`: log(1 + sessions per device and day seen), from the user's first session
+  on (per device: the number of devices is a distribution within a persona, not a persona of its own);
 - `log_duration`: log of the median session duration in minutes (plus one);
-- `devices`: devices with sessions;
 - `weekend_share`: the share of session starts on Saturdays and Sundays;
 - `office_share`: the share of starts on weekdays between 08:00 and 18:00;
 - `active_day_share`: the share of days with a session start, from the user's first session on.
-Users without a session get the other users' medians (and 0 sessions per day).
+The two shares are shrunk toward everyone's share by `PRIOR_STARTS` pseudo-starts, so that users with a
+handful of sessions do not form clusters of their own by chance. Users without a session get the other
+users' medians (and 0 sessions per day).
 
 `--personas K`: k-means with K clusters (10 starts). `--personas auto`: K from 2 to `max_k` with the
-highest silhouette of its k-means clusters, or 1 when no K reaches `MIN_SILHOUETTE` (0.25: below it
-clusters have no substantial structure, Kaufman and Rousseeuw). The BIC of a Gaussian mixture
+highest silhouette of its k-means clusters, or 1 when no K reaches `MIN_SILHOUETTE` (0.5: Kaufman and
+Rousseeuw call 0.26-0.50 a weak structure that could be artificial, and k-means splits one homogeneous
+group of users at silhouettes of 0.25-0.35). The BIC of a Gaussian mixture
 (diagonal covariances) is reported beside it, not used: with a discrete feature such as the number of
 devices, a mixture gains likelihood by putting each count in a component of its own, so BIC keeps
 adding personas that differ only by their device count. The clusters are numbered from the most
@@ -29,8 +32,10 @@ from sim.core.durations import DAY, HOUR, WEEK
 from sim.fit.activity import Sessions
 
 #: The silhouette below which `auto` keeps one persona.
-MIN_SILHOUETTE = 0.25
-FEATURES = ("log_sessions_per_day", "log_duration", "devices", "weekend_share", "office_share",
+MIN_SILHOUETTE = 0.5
+#: Pseudo-starts that pull a user's weekend and office shares toward everyone's.
+PRIOR_STARTS = 5.0
+FEATURES = ("log_sessions_per_device_day", "log_duration", "weekend_share", "office_share",
             "active_day_share")
 
 
@@ -50,19 +55,22 @@ def user_features(sessions: Sessions) -> pd.DataFrame:
     day_index = np.floor(sessions.start / DAY).astype(np.int64)
     distinct_days = pd.Series(day_index).groupby(user).nunique().reindex(range(n), fill_value=0).to_numpy()
     durations = pd.Series(sessions.durations).groupby(user).median().reindex(range(n)).to_numpy()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame = pd.DataFrame(
-            {
-                "user": sessions.names,
-                "sessions": count.astype(int),
-                "log_sessions_per_day": np.log1p(count / days_seen),
-                "log_duration": np.log1p(durations / 60.0),
-                "devices": sessions.devices.astype(float),
-                "weekend_share": np.where(count > 0, weekend / count, np.nan),
-                "office_share": np.where(count > 0, office / count, np.nan),
-                "active_day_share": np.where(count > 0, distinct_days / days_seen, 0.0),
-            }
-        )
+    total = max(count.sum(), 1.0)
+    weekend_all, office_all = weekend.sum() / total, office.sum() / total
+    devices = np.maximum(sessions.devices, 1).astype(float)
+    frame = pd.DataFrame(
+        {
+            "user": sessions.names,
+            "sessions": count.astype(int),
+            "devices": sessions.devices.astype(int),
+            "sessions_per_day": count / days_seen,
+            "log_sessions_per_device_day": np.log1p(count / days_seen / devices),
+            "log_duration": np.log1p(durations / 60.0),
+            "weekend_share": (weekend + PRIOR_STARTS * weekend_all) / (count + PRIOR_STARTS),
+            "office_share": (office + PRIOR_STARTS * office_all) / (count + PRIOR_STARTS),
+            "active_day_share": np.where(count > 0, distinct_days / days_seen, 0.0),
+        }
+    )
     for name in FEATURES:
         median = frame[name].median()
         frame[name] = frame[name].fillna(0.0 if np.isnan(median) else median)
@@ -116,7 +124,7 @@ def cluster_users(features: pd.DataFrame, personas: int | str, seed: int, max_k:
         method = f"k-means with K = {k}"
     labels = KMeans(k, n_init=10, random_state=seed).fit_predict(z) if k > 1 else np.zeros(n, dtype=int)
     # number the personas from the most active down
-    activity = pd.Series(features["log_sessions_per_day"].to_numpy()).groupby(labels).mean()
+    activity = pd.Series(features["sessions_per_day"].to_numpy()).groupby(labels).mean()
     rank = {old: new for new, old in enumerate(activity.sort_values(ascending=False).index)}
     labels = np.array([rank[label] for label in labels], dtype=int)
     centres = features[list(FEATURES)].groupby(labels).mean()

@@ -109,8 +109,8 @@ def fit_trace(
     clustering = cluster_users(features, personas, seed, max_k=max_k)
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     groups = [np.flatnonzero(clustering.labels == label) for label in range(clustering.k)]
-    rates = [(label, float(np.median(np.expm1(features["log_sessions_per_day"].to_numpy()[members]))))
-             for label, members in enumerate(groups)]
+    per_day = features["sessions_per_day"].to_numpy()
+    rates = [(label, float(np.median(per_day[members]))) for label, members in enumerate(groups)]
     names = persona_names(rates)
     fits = []
     for name, members in zip(names, groups, strict=True):

@@ -62,7 +62,7 @@ class ScheduleFit:
     sessions_per_day: float
     sessions_per_day_ci: tuple[float, float]
     #: the chosen profile's relative rates, 7 rows of 24 (None for a fixed schedule)
-    profile: list[list[float]] | None
+    profile: list[list[float | int]] | None
     #: chi-square of the best fixed schedule: statistic, degrees of freedom, p-value (None: too few data)
     chi_square: tuple[float, int, float] | None
     chi_square_schedule: str
@@ -108,11 +108,16 @@ def sessions_per_day(candidate: Candidate) -> float:
     return float(candidate.rates.sum() * HOUR / max(1, days))
 
 
-def profile_rows(rates: np.ndarray) -> list[list[float]]:
-    """A profile's relative rates, scaled so the busiest hour is 1, to 4 significant digits."""
+def profile_rows(rates: np.ndarray) -> list[list[float | int]]:
+    """A profile's relative rates, scaled so the busiest hour is 1, to 3 significant digits (0 and 1 as
+    whole numbers)."""
     top = rates.max()
     scaled = rates / top if top > 0 else rates
-    return [[float(f"{value:.4g}") for value in row] for row in scaled.reshape(7, 24)]
+    rows = []
+    for row in scaled.reshape(7, 24):
+        values = [float(f"{value:.3g}") for value in row]
+        rows.append([int(v) if v in (0.0, 1.0) else v for v in values])
+    return rows
 
 
 def chi_square(counts: np.ndarray, expected: np.ndarray, fitted: int = 1) -> tuple[float, int, float] | None:

@@ -89,10 +89,12 @@ def test_enums_for_the_literal_choices() -> None:
     ("persona", "fragment"),
     [
         ({"name": "p", "activity": {"trace": "t.parquet"}}, None),
-        ({"name": "p", "users": 5, "activity": {"trace": {"path": "t.parquet", "sampling": "bootstrap"}}}, None),
+        ({"name": "p", "users": 5, "activity": {"trace": {"path": "t.parquet", "sampling": "bootstrap"}}},
+         None),
         ({"name": "p", "users": 1, "activity": {"schedule": {"profile": [[1] * 24] * 7}}}, None),
         ({"name": "p"}, "'users' is a required property"),
-        ({"name": "p", "users": 1, "activity": {"schedule": {"profile": [[1] * 24] * 6}}}, "is not valid under any"),
+        ({"name": "p", "users": 1, "activity": {"schedule": {"profile": [[1] * 24] * 6}}},
+         "is not valid under any"),
         ({"name": "p", "activity": {"trace": {"path": "t.parquet", "sampling": "all"}}}, "is not valid"),
     ],
 )
