@@ -46,6 +46,8 @@ from sim.fit.fit import FitResult, fit_trace
 from sim.fit.synthetic import simulate_trace as _simulate_trace
 from sim.fit.workflow import FitOutcome
 from sim.fit.workflow import fit as _fit
+from sim.ingest.trace import Trace
+from sim.ingest.trace import read_trace as _read_trace
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
@@ -66,6 +68,7 @@ __all__ = [
     "RunSummary",
     "Scenario",
     "SweepResult",
+    "Trace",
     "check",
     "compare",
     "compare_runs",
@@ -85,6 +88,7 @@ __all__ = [
     "plot_survival",
     "plot_weekly_load",
     "prepare",
+    "read_trace",
     "report",
     "run",
     "run_to",
@@ -255,6 +259,12 @@ def fit_personas(trace: str | os.PathLike[str], personas: int | str = 1, seed: i
     """The personas fitted to a trace, in memory (no file written); `.scenario_config(policy)` is the
     scenario's YAML form."""
     return fit_trace(Path(trace), personas, seed=seed)
+
+
+def read_trace(trace: str | os.PathLike[str]) -> Trace:
+    """A trace read back (`.sessions`, `.users` DataFrames, `.metadata`, `.summary`); ConfigError naming
+    the file when it is not a trace."""
+    return _read_trace(Path(trace))
 
 
 def simulate_trace(
