@@ -28,28 +28,36 @@ def _figure(width: float = 8.0, height: float = 4.2, columns: int = 1) -> tuple[
 
 
 def duration_figure(fit: DurationFit, title: str, unit: float = 60.0, unit_name: str = "minutes") -> Figure:
-    """A histogram of the durations (log scale) with every fitted family's density over it."""
+    """A histogram of the durations on a log scale with every fitted family's density over it (densities
+    per decade, so that the areas on the log axis are the probabilities)."""
     with mpl.rc_context(STYLE):
         figure, (ax,) = _figure()
         x = fit.values[fit.values > 0] / unit
         if len(x) == 0:
             ax.text(0.5, 0.5, "no positive durations", transform=ax.transAxes, ha="center")
             return figure
-        bins = np.logspace(math.log10(x.min()), math.log10(x.max()) + 1e-9, 40)
-        ax.hist(x, bins=bins, density=True, color="0.8", label=f"data ({len(fit.values):,})")
-        grid = np.logspace(math.log10(x.min()), math.log10(x.max()), 300)
+        low, high = np.quantile(x, [0.001, 0.999]) if len(x) > 100 else (x.min(), x.max())
+        low, high = max(low, x.min()), max(high, low * 1.01)
+        bins = np.logspace(math.log10(low), math.log10(high), 40)
+        weights = np.full(len(x), 1.0 / (len(x) * np.diff(np.log10(bins))[0]))
+        ax.hist(np.clip(x, low, high), bins=bins, weights=weights, color="0.8",
+                label=f"data ({len(fit.values):,})")
+        grid = np.logspace(math.log10(low), math.log10(high), 300)
         for index, family in enumerate(sorted(fit.families, key=lambda f: f.aic)):
             chosen = not fit.rejected and family.family == fit.kind
             style = "-" if family.expressible else ":"
             label = family.family + (" (used)" if chosen else "")
             label += "" if family.expressible else " (not in the language)"
-            ax.plot(grid, family.pdf(grid * unit) * unit, style, color=COLORS[index % len(COLORS)],
-                    lw=2.2 if chosen else 1.2, label=label)
+            per_decade = family.pdf(grid * unit) * grid * unit * math.log(10)
+            ax.plot(grid, per_decade, style, color=COLORS[index % len(COLORS)], lw=2.2 if chosen else 1.2,
+                    label=label)
+        if fit.rejected:
+            ax.plot([], [], " ", label="no family fits: the scenario uses the data's quantiles")
         ax.set_xscale("log")
-        ax.set_xlabel(unit_name)
-        ax.set_ylabel(f"density (per {unit_name[:-1]})")
+        ax.set_xlabel(f"{unit_name} (log scale)")
+        ax.set_ylabel("share per decade")
         ax.set_title(title)
-        ax.legend(loc="upper right")
+        ax.legend(loc="best")
     return figure
 
 
@@ -101,20 +109,21 @@ def comparison_figure(table: pd.DataFrame, title: str) -> Figure:
     with mpl.rc_context(STYLE):
         rows = table[(table["trace"] > 0) & table["trace"].notna()].reset_index(drop=True)
         figure, (ax,) = _figure(8.0, 0.45 * max(3, len(rows)) + 1.2)
+        top = 1.5
         for offset, (label, color) in ((-0.15, ("fitted", COLORS[0])), (0.15, ("replayed", COLORS[1]))):
-            ratio = rows[label] / rows["trace"]
+            ratio = (rows[label] / rows["trace"]).to_numpy()
             low = (rows[f"{label}_low"] / rows["trace"]).to_numpy()
             high = (rows[f"{label}_high"] / rows["trace"]).to_numpy()
             y = np.arange(len(rows)) + offset
-            error = np.vstack([np.clip(ratio - low, 0, None), np.clip(high - ratio, 0, None)])
-            error = np.nan_to_num(error)
-            ax.errorbar(ratio.clip(lower=1e-3), y, xerr=error, fmt="o", color=color, capsize=3,
-                        label=f"{label} scenario" if label == "fitted" else "trace replayed")
+            error = np.nan_to_num(np.vstack([np.clip(ratio - low, 0, None), np.clip(high - ratio, 0, None)]))
+            ax.errorbar(ratio, y, xerr=error, fmt="o", color=color, capsize=3,
+                        label="fitted scenario" if label == "fitted" else "trace replayed")
+            top = max(top, float(np.nanmax(np.r_[high, ratio])) * 1.05)
         ax.axvline(1.0, color="0.3", lw=1)
         ax.set_yticks(range(len(rows)), rows["counts"])
         ax.invert_yaxis()
-        ax.set_xscale("log")
-        ax.set_xlabel("simulated / trace (per user-month)")
+        ax.set_xlim(-0.03 * top, top)
+        ax.set_xlabel("simulated / trace (per user-month; 1: the same)")
         ax.set_title(title)
         ax.legend(loc="lower right")
     return figure
