@@ -63,7 +63,7 @@ def test_check_holds_and_fails_on_a_replayed_population(scenario_file: Path) -> 
 
 def test_run_and_report_of_the_shipped_replay_scenario(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    status = main(["run", str(ROOT / "scenarios" / "replay-sample.yaml"), "--out", str(out),
+    status = main(["run", str(ROOT / "scenarios" / "traces" / "replay-sample.yaml"), "--out", str(out),
                    "--replications", "2", "--users-scale", "0.2", "--quiet", "--report", "--workers", "1"])
     assert status == 0
     report = (out / "report.md").read_text()
@@ -71,4 +71,4 @@ def test_run_and_report_of_the_shipped_replay_scenario(tmp_path: Path) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["users"] == 40
     assert summary["resolved_scenario"]["population"][0]["activity"]["trace"]["sampling"] == "bootstrap"
-    assert main(["validate", str(ROOT / "scenarios" / "replay-sample.yaml")]) == 0
+    assert main(["validate", str(ROOT / "scenarios" / "traces" / "replay-sample.yaml")]) == 0
