@@ -150,6 +150,8 @@ def fit_schedule(
 ) -> ScheduleFit:
     """Choose the schedule and rate from per-user hour-of-week starts and idle exposure, (n_users, 168)."""
     total_counts, total_exposure = counts.sum(axis=0), exposure.sum(axis=0)
+    if total_counts.sum() == 0:
+        return _no_repeat(total_counts, total_exposure)
     found = candidates(total_counts, total_exposure)
     chosen = min(found, key=lambda c: (c.aic, c.parameters))
     spd = sessions_per_day(chosen)
@@ -181,3 +183,17 @@ def fit_schedule(
         counts=total_counts,
         exposure=total_exposure,
     )
+
+
+def _no_repeat(counts: np.ndarray, exposure: np.ndarray) -> ScheduleFit:
+    """No device started a second session: the maximum-likelihood rate is 0, which no scenario can
+    have. The persona gets `always` at half an event over the exposure (a rate the data cannot tell
+    from 0), and the interval is the exact Poisson one for no event (up to 3.69 events)."""
+    total = float(exposure.sum())
+    per_second = 0.5 / total if total > 0 else 1.0 / DAY
+    rates = np.full(HOURS, per_second)
+    chosen = Candidate("always", rates, _log_likelihood(counts, exposure, rates), 1)
+    high = 3.69 / total * DAY if total > 0 else float("inf")
+    return ScheduleFit(chosen=chosen, candidates=[chosen], sessions_per_day=per_second * DAY,
+                       sessions_per_day_ci=(0.0, high), profile=None, chi_square=None, chi_square_schedule="",
+                       counts=counts, exposure=exposure)

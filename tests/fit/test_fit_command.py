@@ -110,3 +110,15 @@ def test_auto_keeps_one_persona_for_alike_users() -> None:
     sessions = Sessions.of(recorded.users, 13 * WEEK)
     office = sessions.subset([i for i, u in enumerate(recorded.users) if u.name.startswith("office")])
     assert cluster_users(user_features(office), "auto", seed=0).k == 1
+
+
+def test_users_with_one_session_each_still_give_a_valid_scenario(tmp_path: Path) -> None:
+    """No device starts a second session: the rate's maximum-likelihood value, 0, is not a scenario's;
+    the fit gives half an event over the exposure and an interval from 0."""
+    sessions = [(f"u{i}", "d", i * 3600.0, i * 3600.0 + 60) for i in range(5)]
+    trace = make_trace(tmp_path / "t.parquet", sessions, until=2 * WEEK)
+    outcome = api.fit(trace, tmp_path / "s.yaml", compare=False)
+    persona = outcome.fit.personas[0]
+    assert persona.schedule.sessions_per_day > 0 and persona.schedule.sessions_per_day_ci[0] == 0
+    assert outcome.scenario.population[0].activity.sessions_per_day == pytest.approx(
+        persona.schedule.sessions_per_day, rel=1e-3)
