@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,6 +25,7 @@ from sim.analysis.storage import StorageModel
 from sim.analysis.window import Window
 from sim.model.behaviour import simulate_users
 from sim.model.recording import Recorder
+from sim.model.replay import RecordedUser, recorded_users
 from sim.policy.model import Policy
 from sim.run.spool import PartKey, SpoolTarget, shard_tables, write_shard
 from sim.scenario.model import Persona, Scenario
@@ -54,6 +55,8 @@ class ShardTask:
     spool: SpoolTarget | None = None
     #: Record every token event (the event log, sim/model/recording.py).
     events: bool = False
+    #: A persona replaying a trace: its users' recorded sessions (sim/model/replay.py), else None.
+    recorded: tuple[RecordedUser, ...] | None = field(default=None, compare=False, repr=False)
 
     @property
     def users(self) -> int:
@@ -86,6 +89,7 @@ def simulate_shard(task: ShardTask) -> Recorder:
         task.replication,
         range(task.start, task.stop),
         recorder,
+        recorded=task.recorded,
     )
     return recorder.finish()
 
@@ -158,6 +162,9 @@ def plan_shards(
                         persona_index=index,
                         spool=spool,
                         events=events,
+                        recorded=recorded_users(
+                            persona, scenario.seed, replication, start, min(persona.users, start + size)
+                        ),
                     )
                 )
     return tasks
