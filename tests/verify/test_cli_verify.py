@@ -119,9 +119,9 @@ def test_the_shipped_example_fails_under_visma_defaults_and_holds_with_a_grace_p
     assert verify_scenario(fixed, examples=30).ok
 
 
-def test_the_readme_draft_shows_what_the_tool_prints() -> None:
-    doc = (ROOT / "docs" / "verify.md").read_text(encoding="utf-8")
-    draft = doc[doc.index("## README section (draft)") :]
+def test_the_readme_shows_what_the_tool_prints() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    draft = readme[readme.index("## Invariants: `tokensim verify`") :]
     result = verify_scenario(
         load_scenario(SHIPPED), examples=30, source="scenarios/visma-office-invariants.yaml"
     )
