@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "validate": "sim.cli.commands.validate",
     "schema": "sim.cli.commands.schema",
     "demo": "sim.cli.commands.demo",
+    "probe": "sim.cli.commands.probe",
 }
 
 
