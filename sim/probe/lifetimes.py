@@ -39,9 +39,10 @@ NAME = "lifetimes"
 #: Uses of one chain kept alive: the horizon of the absolute lifetime is shortened to stay within it.
 KEEPALIVE_REQUESTS = 120
 #: A chain kept alive is last used this long after the age at which an unused chain was refused: still
-#: working then, its limit is not one from the login. (So a sliding lifetime less than the resolution plus
-#: this margin shorter than the absolute one is reported as the absolute lifetime alone.)
-CLASSIFY_MARGIN = 0.1
+#: working then, its limit is not one from the login. A second more than the resolution: servers keep whole
+#: seconds, so two chains logged in at different fractions of a second expire up to a second apart. (A
+#: sliding lifetime less than about 2 s shorter than the absolute one is reported as the absolute alone.)
+CLASSIFY_MARGIN = 1.1
 
 
 @dataclass
