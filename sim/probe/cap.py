@@ -86,7 +86,8 @@ def measure_cap(session: Session, facts: Facts) -> None:
         "max_tokens_per_user",
         cap,
         "exact",
-        f"after {n} logins the oldest {dead} chains were refused and the newest {cap} worked",
+        f"after {n} logins the oldest {'chain was' if dead == 1 else f'{dead} chains were'} refused and the "
+        f"newest {cap} worked",
         evidence,
         low=cap,
         high=cap + 1,

@@ -1,8 +1,9 @@
 """The probe's HTTP client of one OAuth 2.0 token endpoint (RFC 6749 s. 4.3 password grant, s. 6 refresh).
 
-One `httpx.Client` for the whole plan, a timeout on every request, no redirects followed (a token endpoint
-answers directly), TLS certificates verified. The client authenticates as RFC 6749 s. 2.3.1 allows: the id
-and secret in the form (`client_secret_post`, the default) or with HTTP Basic (`client_secret_basic`).
+One `httpx.Client` for the whole plan, a new connection for each request, a timeout on every request, no
+redirects followed (a token endpoint answers directly), TLS certificates verified. The client authenticates
+as RFC 6749 s. 2.3.1 allows: the id and secret in the form (`client_secret_post`, the default) or with HTTP
+Basic (`client_secret_basic`).
 
 A body that is not a JSON object reads as `{}`: some servers refuse a grant with a bare status (Glewlwyd
 answers 400 with an empty body), so the status, not the body, tells success from failure.
@@ -45,7 +46,12 @@ class TokenEndpoint:
         self.client_secret = client_secret
         self.client_auth = client_auth
         self.scope = scope
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+        # A new connection for every request: the probe waits between requests for longer than servers keep
+        # idle connections open, and a POST sent on a connection the server is closing fails mid-way (it
+        # cannot be retried: a refresh that reached the server may have consumed the token).
+        self._http = httpx.Client(
+            timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+        )
 
     def __enter__(self) -> TokenEndpoint:
         return self

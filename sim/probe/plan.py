@@ -148,7 +148,8 @@ def run_probe(
     progress.warn(WARNING.format(logins=options.max_logins))
     progress.note(
         f"probing {options.token_endpoint} ({login.describe()}): at most {options.max_requests} "
-        f"requests, {options.rate:g} per second, and {format_duration(round(max_time))} of waiting"
+        f"requests, {options.rate:g} per second, and {_clock(max_time)} (if every duration is just under "
+        "--max-wait)"
     )
     endpoint = TokenEndpoint(
         options.token_endpoint,
@@ -288,3 +289,12 @@ def _complete(facts: Facts, stopped: str) -> list[Finding]:
         if not facts.known(name):
             facts.conclude(name, value, "not_measured", f"{why}; {value} written")
     return [facts.findings[name] for name in FIELDS]
+
+
+def _clock(seconds: float) -> str:
+    """`3 h 05 min`, `4 min 10 s`, `40 s`."""
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"

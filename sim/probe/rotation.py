@@ -163,7 +163,10 @@ def measure_replays(session: Session, facts: Facts) -> None:
         facts.grace_start = delay
         facts.grace_evidence = [rotation.exchange, replay.exchange]
         _conclude_count(
-            facts, counted, evidence, then="a replay then worked without a new token (a grace period)"
+            facts,
+            counted,
+            evidence,
+            then="the next one worked and returned the chain's current token (a grace period)",
         )
         return
     facts.grace = True
@@ -190,7 +193,7 @@ def _no_more(
     delay: float,
     evidence: list[int],
 ) -> None:
-    _conclude_count(facts, counted, evidence, then="the next replay was refused")
+    _conclude_count(facts, counted, evidence, then="the next one was refused")
     facts.conclude(
         "reuse_interval",
         "0s",
@@ -208,7 +211,10 @@ def _no_more(
 
 def _conclude_count(facts: Facts, counted: int, evidence: list[int], then: str) -> None:
     if counted:
-        summary = f"the consumed token worked {counted} more time(s) at once, each with a new token; {then}"
+        times = "once more" if counted == 1 else f"{counted} more times"
+        summary = f"replayed at once, the consumed token worked {times}, each time with a new token; {then}"
     else:
-        summary = f"no replay returned a new token ({then})"
+        summary = (
+            f"replayed at once, the consumed token gave no new token: {then.replace('the next one', 'it')}"
+        )
     facts.conclude("max_reuse", counted, "exact", summary, evidence, low=counted, high=counted + 1)

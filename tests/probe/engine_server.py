@@ -83,6 +83,10 @@ class Answers:
     refresh_expires_in: bool = False
     echo_refresh_token: bool = False
     jwt_access_tokens: bool = False
+    #: False: the refresh_token grant is refused to the client (400 unauthorized_client).
+    refresh_grant: bool = True
+    #: After this many requests the server drops every connection without answering (None: never).
+    drop_after: int | None = None
 
 
 @dataclass
@@ -94,6 +98,8 @@ class EngineServer:
     answers: Answers = field(default_factory=Answers)
     url: str = ""
     requests: int = 0
+    #: `time.monotonic()` when each request arrived (real time, whatever the server's clock).
+    arrivals: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(np.random.SeedSequence(14))
@@ -108,6 +114,7 @@ class EngineServer:
         """Answer one POST to the token endpoint."""
         with self._lock:
             self.requests += 1
+            self.arrivals.append(time.monotonic())
             client = basic or (form.get("client_id", ""), form.get("client_secret", ""))
             if client != (CLIENT_ID, CLIENT_SECRET):
                 return 401, {"error": "invalid_client"}
@@ -124,6 +131,8 @@ class EngineServer:
                 return 200, self._body(
                     issued.refresh_token, issued.chain, issued.access_expires_at, now, True
                 )
+            if grant == "refresh_token" and not self.answers.refresh_grant:
+                return 400, {"error": "unauthorized_client"}
             if grant == "refresh_token":
                 handle = self._handles.get(form.get("refresh_token", ""))
                 if handle is None:
@@ -184,6 +193,10 @@ def _handler(server: EngineServer) -> type[BaseHTTPRequestHandler]:
             if header.startswith("Basic "):
                 user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
                 basic = (user, secret)
+            drop = server.answers.drop_after
+            if drop is not None and server.requests >= drop:
+                self.close_connection = True  # no answer at all: the client sees the connection end
+                return
             if self.path != "/token":
                 status, body = 404, {"error": "not_found"}
             else:

@@ -75,56 +75,138 @@ class Case:
     scope: str | None = None
     launch: Mapping[str, Any] = field(default_factory=dict)
     max_logins: int = 4
+    #: Longer than a few seconds (marked `slow`).
+    slow: bool = False
 
 
 CASES = (
-    Case("glewlwyd: no rotation, 90 s from the login", "glewlwyd",
-         {"refresh-token-duration": 90, "access-token-duration": 30},
-         {"refresh_token_usage": "reuse", "absolute_lifetime": "90s", "sliding_lifetime": "none",
-          "access_token_lifetime": "30s"},
-         max_wait=5 * 60, scope="openid"),
-    Case("glewlwyd: rolling, 2 h idle", "glewlwyd",
-         {"refresh-token-duration": 2 * HOUR, "refresh-token-rolling": True, "access-token-duration": 600},
-         {"refresh_token_usage": "reuse", "absolute_lifetime": "unlimited", "sliding_lifetime": "2h",
-          "access_token_lifetime": "10m"},
-         max_wait=6 * HOUR, scope="openid"),
-    Case("glewlwyd: one-use always, 1 day per token", "glewlwyd",
-         {"refresh-token-one-use": "always", "refresh-token-duration": DAY, "access-token-duration": 300},
-         {"refresh_token_usage": "one_time", "absolute_lifetime": "1d", "absolute_anchor": "token",
-          "reuse_interval": "0s", "on_reuse": "revoke_family", "access_token_lifetime": "5m"},
-         max_wait=2 * DAY, scope="openid"),
-    Case("lemonldap-ng: online token, 5 min session", "lemonldap",
-         {"timeout": 300, "oidcRPMetaDataOptionsAccessTokenExpiration": 60},
-         {"refresh_token_usage": "reuse", "absolute_lifetime": "5m", "sliding_lifetime": "none",
-          "access_token_lifetime": "1m"},
-         max_wait=20 * 60, scope="openid"),
-    Case("lemonldap-ng: offline token (login command), 20 min", "lemonldap",
-         {"oidcRPMetaDataOptionsOfflineSessionExpiration": 20 * 60, "timeout": 60,
-          "oidcRPMetaDataOptionsAccessTokenExpiration": 45},
-         {"refresh_token_usage": "reuse", "absolute_lifetime": "20m", "sliding_lifetime": "none",
-          "access_token_lifetime": "45s"},
-         max_wait=HOUR, login="command", launch={"offline": True}, max_logins=3),
-    Case("lemonldap-ng: single session, 10 min", "lemonldap",
-         {"singleSession": 1, "timeout": 600},
-         {"refresh_token_usage": "reuse", "absolute_lifetime": "10m", "max_tokens_per_user": 1,
-          "on_cap": "evict_oldest", "access_token_lifetime": "1h"},
-         max_wait=30 * 60, scope="openid"),
-    Case("django-oauth-toolkit: rotation, 30 s grace, reuse protection", "dot",
-         {"ROTATE_REFRESH_TOKEN": True, "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 30,
-          "REFRESH_TOKEN_REUSE_PROTECTION": True, "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
-          "REFRESH_TOKEN_EXPIRE_SECONDS": 2 * HOUR},
-         None, max_wait=6 * HOUR),
-    Case("django-oauth-toolkit: no rotation, 3 h", "dot",
-         {"ROTATE_REFRESH_TOKEN": False, "ACCESS_TOKEN_EXPIRE_SECONDS": 900,
-          "REFRESH_TOKEN_EXPIRE_SECONDS": 3 * HOUR},
-         None, max_wait=8 * HOUR),
-    Case("oidc-provider: rotation, 3 h token, 2 d grant", "oidc_provider",
-         {"rotateRefreshToken": True,
-          "ttl": {"RefreshToken": 3 * HOUR, "Grant": 2 * DAY, "AccessToken": 900}},
-         None, max_wait=3 * DAY, login="launcher"),
-    Case("oidc-provider: no rotation, 5 h", "oidc_provider",
-         {"rotateRefreshToken": False, "ttl": {"RefreshToken": 5 * HOUR, "Grant": DAY, "AccessToken": 600}},
-         None, max_wait=12 * HOUR, login="launcher"),
+    Case(
+        "glewlwyd: no rotation, 90 s from the login",
+        "glewlwyd",
+        {"refresh-token-duration": 90, "access-token-duration": 30},
+        {
+            "refresh_token_usage": "reuse",
+            "absolute_lifetime": "90s",
+            "sliding_lifetime": "none",
+            "access_token_lifetime": "30s",
+        },
+        max_wait=5 * 60,
+        scope="openid",
+    ),
+    Case(
+        "glewlwyd: rolling, 2 h idle",
+        "glewlwyd",
+        {"refresh-token-duration": 2 * HOUR, "refresh-token-rolling": True, "access-token-duration": 600},
+        {
+            "refresh_token_usage": "reuse",
+            "absolute_lifetime": "unlimited",
+            "sliding_lifetime": "2h",
+            "access_token_lifetime": "10m",
+        },
+        max_wait=6 * HOUR,
+        scope="openid",
+    ),
+    Case(
+        "glewlwyd: one-use always, 1 day per token",
+        "glewlwyd",
+        {"refresh-token-one-use": "always", "refresh-token-duration": DAY, "access-token-duration": 300},
+        {
+            "refresh_token_usage": "one_time",
+            "absolute_lifetime": "1d",
+            "absolute_anchor": "token",
+            "reuse_interval": "0s",
+            "on_reuse": "revoke_family",
+            "access_token_lifetime": "5m",
+        },
+        max_wait=2 * DAY,
+        scope="openid",
+    ),
+    Case(
+        "lemonldap-ng: online token, 5 min session",
+        "lemonldap",
+        {"timeout": 300, "oidcRPMetaDataOptionsAccessTokenExpiration": 60},
+        {
+            "refresh_token_usage": "reuse",
+            "absolute_lifetime": "5m",
+            "sliding_lifetime": "none",
+            "access_token_lifetime": "1m",
+        },
+        max_wait=20 * 60,
+        scope="openid",
+    ),
+    Case(
+        "lemonldap-ng: offline token (login command), 20 min",
+        "lemonldap",
+        {
+            "oidcRPMetaDataOptionsOfflineSessionExpiration": 20 * 60,
+            "timeout": 60,
+            "oidcRPMetaDataOptionsAccessTokenExpiration": 45,
+        },
+        {
+            "refresh_token_usage": "reuse",
+            "absolute_lifetime": "20m",
+            "sliding_lifetime": "none",
+            "access_token_lifetime": "45s",
+        },
+        max_wait=HOUR,
+        login="command",
+        launch={"offline": True},
+        max_logins=3,
+    ),
+    Case(
+        "lemonldap-ng: single session, 10 min",
+        "lemonldap",
+        {"singleSession": 1, "timeout": 600},
+        {
+            "refresh_token_usage": "reuse",
+            "absolute_lifetime": "10m",
+            "max_tokens_per_user": 1,
+            "on_cap": "evict_oldest",
+            "access_token_lifetime": "1h",
+        },
+        max_wait=30 * 60,
+        scope="openid",
+    ),
+    Case(
+        "django-oauth-toolkit: rotation, 30 s grace, reuse protection",
+        "dot",
+        {
+            "ROTATE_REFRESH_TOKEN": True,
+            "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 30,
+            "REFRESH_TOKEN_REUSE_PROTECTION": True,
+            "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
+            "REFRESH_TOKEN_EXPIRE_SECONDS": 2 * HOUR,
+        },
+        None,
+        max_wait=6 * HOUR,
+    ),
+    Case(
+        "django-oauth-toolkit: no rotation, 3 h",
+        "dot",
+        {
+            "ROTATE_REFRESH_TOKEN": False,
+            "ACCESS_TOKEN_EXPIRE_SECONDS": 900,
+            "REFRESH_TOKEN_EXPIRE_SECONDS": 3 * HOUR,
+        },
+        None,
+        max_wait=8 * HOUR,
+    ),
+    Case(
+        "oidc-provider: rotation, 3 h token, 2 d grant",
+        "oidc_provider",
+        {"rotateRefreshToken": True, "ttl": {"RefreshToken": 3 * HOUR, "Grant": 2 * DAY, "AccessToken": 900}},
+        None,
+        max_wait=3 * DAY,
+        login="launcher",
+    ),
+    Case(
+        "oidc-provider: no rotation, 5 h",
+        "oidc_provider",
+        {"rotateRefreshToken": False, "ttl": {"RefreshToken": 5 * HOUR, "Grant": DAY, "AccessToken": 600}},
+        None,
+        max_wait=12 * HOUR,
+        login="launcher",
+    ),
 )
 
 
@@ -155,9 +237,14 @@ def login_options(server: Any, case: Case) -> dict[str, Any]:
     if case.login == "password":
         return {"login": f"password:{user}:{server.passwords[user]}", "scope": case.scope}
     if case.login == "command":
-        target = {"base_url": server.base_url, "authorization_endpoint": server.authorization_endpoint,
-                  "token_endpoint": server.token_endpoint, "client_id": server.client_id,
-                  "client_secret": server.client_secret, "user": user}
+        target = {
+            "base_url": server.base_url,
+            "authorization_endpoint": server.authorization_endpoint,
+            "token_endpoint": server.token_endpoint,
+            "client_id": server.client_id,
+            "client_secret": server.client_secret,
+            "user": user,
+        }
         script = HERE / "llng_offline_login.py"
         command = shlex.join([sys.executable, str(script), json.dumps(target)])
         return {"login_command": command}
@@ -167,13 +254,24 @@ def login_options(server: Any, case: Case) -> dict[str, Any]:
 def probe_server(server: Any, case: Case) -> ProbeResult:
     """Run the probe against a started server, on its clock."""
     auth = "basic" if getattr(server, "client_auth", "") == "client_secret_basic" else "post"
-    return api.probe(server.token_endpoint, server.client_id, client_secret=server.client_secret,
-                     client_auth=auth, max_wait=case.max_wait, max_logins=case.max_logins,
-                     clock=ServerTime(server.clock), limiter=RateLimiter(RATE), **login_options(server, case))
+    return api.probe(
+        server.token_endpoint,
+        server.client_id,
+        client_secret=server.client_secret,
+        client_auth=auth,
+        max_wait=case.max_wait,
+        max_logins=case.max_logins,
+        clock=ServerTime(server.clock),
+        limiter=RateLimiter(RATE),
+        **login_options(server, case),
+    )
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(case, id=case.name, marks=[pytest.mark.slow] if case.slow else []) for case in CASES],
+)
 def test_the_probe_recovers_the_configuration(case: Case) -> None:
     reason = unavailable(case.module)
     if reason:
@@ -189,3 +287,27 @@ def test_the_probe_recovers_the_configuration(case: Case) -> None:
         "\n".join(found) + "\n" + result.policy_yaml() + "\n" + evidence_text(result) + "\n" + logs[-3000:]
     )
     assert result.requests <= 400 and time.monotonic() - started_at < 120
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_the_probe_in_real_time_against_glewlwyd() -> None:
+    """No faked clock: the probe waits for real (a 4 s lifetime, --max-wait 6s), as it does for a user."""
+    reason = unavailable("glewlwyd")
+    if reason:
+        pytest.skip(reason)
+    from tests.servers import glewlwyd
+
+    settings = {"refresh-token-duration": 4, "refresh-token-one-use": "always", "access-token-duration": 20}
+    started_at = time.monotonic()
+    with glewlwyd.launch(settings) as server:
+        result = api.probe(server.token_endpoint, server.client_id, client_secret=server.client_secret,
+                           login=f"password:user1:{server.passwords['user1']}", scope="openid", max_wait=6,
+                           max_logins=3, limiter=RateLimiter(RATE))
+    truth = Policy.from_dict({"refresh_token_usage": "one_time", "absolute_lifetime": "4s",
+                              "absolute_anchor": "token", "on_reuse": "revoke_family",
+                              "access_token_lifetime": "20s"})
+    found = problems(result, truth, max_logins=3, max_wait=6, tolerance=2.0)
+    assert not found, "\n".join(found) + "\n" + result.policy_yaml() + "\n" + evidence_text(result)
+    assert result.duration >= 4  # it really waited
+    assert time.monotonic() - started_at < 90

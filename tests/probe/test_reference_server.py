@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.policy.model import Policy
+from sim.probe.plan import worst_case_seconds
 from tests.probe.engine_server import Answers
 from tests.probe.expect import evidence_text, problems
 from tests.probe.helpers import MAX_LOGINS, MAX_WAIT, probe_reference
@@ -97,6 +98,9 @@ def check(policy: dict[str, Any], answers: Answers | None = None) -> None:
     found = problems(result, truth, max_logins=MAX_LOGINS, max_wait=MAX_WAIT)
     assert not found, "\n".join(found) + "\n" + result.policy_yaml() + "\n" + evidence_text(result)
     assert result.policy().refresh_token_usage == truth.refresh_token_usage
+    # the plan's stated worst case is an upper bound: the default time budget never cut a search short
+    assert not any("time budget" in warning for warning in result.warnings), result.warnings
+    assert result.duration <= worst_case_seconds(MAX_WAIT)
 
 
 @pytest.mark.parametrize("name", list(NAMED))
