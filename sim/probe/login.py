@@ -58,6 +58,8 @@ class PasswordLogin:
 
     username: str
     password: str = field(repr=False)
+    #: One request: the token is issued in its middle (a login flow issues it at its end).
+    single_request = True
 
     def describe(self) -> str:
         """`password grant as USER`."""

@@ -159,11 +159,12 @@ def run_probe(
         scope=options.scope,
         timeout=options.timeout,
     )
+    limiter = limiter or RateLimiter(options.rate)
     session = Session(
         endpoint,
         login,
         clock,
-        limiter or RateLimiter(options.rate),
+        limiter,
         max_requests=options.max_requests,
         deadline=clock.now() + max_time,
         progress=progress,
@@ -199,7 +200,7 @@ def run_probe(
         settings=ProbeSettings(
             max_wait=options.max_wait,
             max_logins=options.max_logins,
-            rate=options.rate,
+            rate=limiter.rate,
             max_requests=options.max_requests,
             max_time=max_time,
             resolution=RESOLUTION,

@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+#: Round durations preferred by `Bracket.estimate`, roundest first (a day, an hour, 10 min, a minute, 10 s).
+ROUND_STEPS = (86400, 3600, 600, 60, 10)
+
 
 @dataclass
 class Bracket:
@@ -60,14 +63,26 @@ class Bracket:
             self.high_evidence = list(evidence or [])
 
     def estimate(self) -> float:
-        """The threshold's estimate: the whole second in the bracket when there is exactly one (servers
-        configure whole seconds), else the bracket's middle rounded to a second (or the middle, below 1 s)."""
+        """The threshold's estimate, in whole seconds when it is at least a second.
+
+        Servers keep whole seconds and compare with `>` or `>=`, so a lifetime D shows as a threshold
+        anywhere in (D - 1, D + 1]: D lies within a second of the bracket. People configure round numbers,
+        so a multiple of 10 s (the roundest, nearest the middle) within a second of the bracket is taken;
+        else the one whole second inside the bracket; else the middle, rounded.
+        """
         if self.high is None:
             return self.low
-        whole = [
-            k for k in range(math.ceil(self.low), math.floor(self.high) + 1) if self.low <= k < self.high
-        ]
-        if len(whole) == 1 and whole[0] > 0:
-            return float(whole[0])
         middle = (self.low + self.high) / 2
-        return float(round(middle)) if middle >= 1 else middle
+        if middle < 1:
+            return middle
+        for step in ROUND_STEPS:
+            first = math.ceil((self.low - 1) / step) * step
+            candidates = [k for k in range(int(first), math.floor(self.high + 1) + 1, step)
+                          if self.low - 1 <= k < self.high + 1 and k > 0]
+            if candidates:
+                return float(min(candidates, key=lambda k: abs(k - middle)))
+        inside = range(math.ceil(self.low), math.floor(self.high) + 1)
+        whole = [k for k in inside if self.low <= k < self.high]
+        if len(whole) == 1:
+            return float(whole[0])
+        return float(round(middle))

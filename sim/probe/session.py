@@ -63,6 +63,7 @@ class Chain:
     """One login of the test account and what the probe knows of it."""
 
     label: str
+    #: When the refresh token was issued (probe clock; see `Session.login`).
     login_at: float
     #: The login's exchange id.
     login_exchange: int
@@ -100,6 +101,7 @@ class Answer:
     expires_in: float | None
     refresh_expires_in: float | None
     exchange: int
+    #: When the server handled it, as well as the probe can tell (the middle of the request), probe clock.
     at: float
 
 
@@ -193,8 +195,11 @@ class Session:
             )
             raise LoginRefused(answer.reason or "refused", number)
         token = str(answer.body["refresh_token"])
+        # When the token was issued: in the middle of a single request (the password grant), at the end of a
+        # login flow (a command or a function may run for seconds before its last request, the token one).
+        issued = sent + took / 2 if getattr(self.login_source, "single_request", False) else sent + took
         chain = Chain(
-            label=_chain_label(len(self.chains)), login_at=sent, login_exchange=number, last_used_at=sent
+            label=_chain_label(len(self.chains)), login_at=issued, login_exchange=number, last_used_at=issued
         )
         self.chains.append(chain)
         self._adopt(chain, token)
@@ -233,8 +238,10 @@ class Session:
             raw = self.endpoint.refresh(presented)
         except EndpointError as exc:
             raise ConnectionLost(str(exc)) from None
+        took = self.clock.now() - sent
         number = len(self.exchanges) + 1
-        answer = self._read(chain, presented, raw, sent, number)
+        # the server handled the request between sending and answer: its middle is the best guess
+        answer = self._read(chain, presented, raw, sent + took / 2, number)
         self._record(
             Exchange(
                 id=number,
@@ -257,17 +264,17 @@ class Session:
         )
         return answer
 
-    def _read(self, chain: Chain, presented: str, raw: RawAnswer, sent: float, number: int) -> Answer:
+    def _read(self, chain: Chain, presented: str, raw: RawAnswer, at: float, number: int) -> Answer:
         expires_in = _number(raw.body.get("expires_in"))
         refresh_expires_in = _number(raw.body.get("refresh_expires_in"))
         if not raw.ok:
             if presented == chain.token:
                 chain.alive = False
             return Answer(
-                False, raw.status, raw.error, None, False, False, expires_in, refresh_expires_in, number, sent
+                False, raw.status, raw.error, None, False, False, expires_in, refresh_expires_in, number, at
             )
         chain.uses += 1
-        chain.last_used_at = sent
+        chain.last_used_at = at
         chain.alive = True
         self._note_access(raw.body, expires_in, number)
         value = raw.body.get("refresh_token")
@@ -278,7 +285,7 @@ class Session:
             self._adopt(chain, token)
         elif token is not None and seen and self._owner.get(token) is chain:
             chain.tokens.append(chain.tokens.pop(chain.tokens.index(token)))  # the chain's current token
-        return Answer(True, raw.status, None, token, new, seen, expires_in, refresh_expires_in, number, sent)
+        return Answer(True, raw.status, None, token, new, seen, expires_in, refresh_expires_in, number, at)
 
     # ------------------------------------------------------------------ evidence
 

@@ -111,43 +111,45 @@ class EngineServer:
     def token_request(
         self, form: dict[str, str], basic: tuple[str, str] | None
     ) -> tuple[int, dict[str, Any]]:
-        """Answer one POST to the token endpoint."""
+        """Answer one POST to the token endpoint (the clock moves half a latency before, half after)."""
         with self._lock:
             self.requests += 1
             self.arrivals.append(time.monotonic())
-            client = basic or (form.get("client_id", ""), form.get("client_secret", ""))
-            if client != (CLIENT_ID, CLIENT_SECRET):
-                return 401, {"error": "invalid_client"}
             self.clock.tick()
-            now = self.clock.now()
-            grant = form.get("grant_type")
-            if grant == "password":
-                if (form.get("username"), form.get("password")) != (USER, PASSWORD):
-                    return 400, {"error": "invalid_grant", "error_description": "bad user name or password"}
-                issued = self.engine.authorize(USER, now)
-                if issued.refresh_token is None:
-                    return 400, {"error": "invalid_grant", "error_description": "too many sessions"}
-                assert issued.chain is not None and issued.access_expires_at is not None
-                return 200, self._body(
-                    issued.refresh_token, issued.chain, issued.access_expires_at, now, True
-                )
-            if grant == "refresh_token" and not self.answers.refresh_grant:
-                return 400, {"error": "unauthorized_client"}
-            if grant == "refresh_token":
-                handle = self._handles.get(form.get("refresh_token", ""))
-                if handle is None:
-                    return 400, {"error": "invalid_grant", "error_description": "unknown refresh token"}
-                result = self.engine.refresh(handle, now)
-                if not result.ok:
-                    return 400, {"error": "invalid_grant", "error_description": result.reason}
-                assert result.refresh_token is not None and result.chain is not None
-                assert result.access_expires_at is not None
-                rotated = result.refresh_token != handle
-                send = rotated or result.grace or self.answers.echo_refresh_token
-                return 200, self._body(
-                    result.refresh_token, result.chain, result.access_expires_at, now, send
-                )
-            return 400, {"error": "unsupported_grant_type"}
+            try:
+                return self._answer(form, basic)
+            finally:
+                self.clock.tick()
+
+    def _answer(self, form: dict[str, str], basic: tuple[str, str] | None) -> tuple[int, dict[str, Any]]:
+        client = basic or (form.get("client_id", ""), form.get("client_secret", ""))
+        if client != (CLIENT_ID, CLIENT_SECRET):
+            return 401, {"error": "invalid_client"}
+        now = self.clock.now()
+        grant = form.get("grant_type")
+        if grant == "password":
+            if (form.get("username"), form.get("password")) != (USER, PASSWORD):
+                return 400, {"error": "invalid_grant", "error_description": "bad user name or password"}
+            issued = self.engine.authorize(USER, now)
+            if issued.refresh_token is None:
+                return 400, {"error": "invalid_grant", "error_description": "too many sessions"}
+            assert issued.chain is not None and issued.access_expires_at is not None
+            return 200, self._body(issued.refresh_token, issued.chain, issued.access_expires_at, now, True)
+        if grant == "refresh_token" and not self.answers.refresh_grant:
+            return 400, {"error": "unauthorized_client"}
+        if grant == "refresh_token":
+            handle = self._handles.get(form.get("refresh_token", ""))
+            if handle is None:
+                return 400, {"error": "invalid_grant", "error_description": "unknown refresh token"}
+            result = self.engine.refresh(handle, now)
+            if not result.ok:
+                return 400, {"error": "invalid_grant", "error_description": result.reason}
+            assert result.refresh_token is not None and result.chain is not None
+            assert result.access_expires_at is not None
+            rotated = result.refresh_token != handle
+            send = rotated or result.grace or self.answers.echo_refresh_token
+            return 200, self._body(result.refresh_token, result.chain, result.access_expires_at, now, send)
+        return 400, {"error": "unsupported_grant_type"}
 
     def _body(
         self, handle: int, chain: int, access_expires_at: float, now: float, send: bool
