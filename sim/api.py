@@ -44,6 +44,8 @@ from sim.experiments.progress import Progress
 from sim.experiments.run import RunOutcome, run_into
 from sim.experiments.run import run as _run
 from sim.experiments.sweep import SweepResult, run_sweep
+from sim.ingest.pipeline import IngestOptions, IngestResult
+from sim.ingest.pipeline import ingest as _ingest
 from sim.probe.clock import ProbeClock, RateLimiter
 from sim.probe.login import LoginSource
 from sim.probe.result import ProbeResult
@@ -51,15 +53,19 @@ from sim.probe.workflow import probe as _probe
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
+from sim.run.executors import WORKER_TIMEOUT
 from sim.run.runner import RunResult
 from sim.scenario.loader import load_scenario, scenario_from_dict
 from sim.scenario.model import Scenario
 from sim.scenario.overrides import with_path_overrides
+from sim.verify.runner import DEFAULT_EXAMPLES, VerifyResult, verify_scenario
 
 __all__ = [
     "CheckResult",
     "Comparison",
     "Estimate",
+    "IngestOptions",
+    "IngestResult",
     "ProbeResult",
     "Progress",
     "RunOutcome",
@@ -67,10 +73,12 @@ __all__ = [
     "RunSummary",
     "Scenario",
     "SweepResult",
+    "VerifyResult",
     "check",
     "compare",
     "compare_runs",
     "idle_window_days",
+    "ingest",
     "load_scenario",
     "metric",
     "metric_heatmap",
@@ -93,6 +101,7 @@ __all__ = [
     "summary",
     "sweep",
     "tradeoff",
+    "verify",
     "with_overrides",
     "write",
 ]
@@ -143,7 +152,9 @@ def run(
     users_scale: float | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
+    allow_large: bool = False,
     **path_overrides: Any,
 ) -> RunResult:
     """Run every replication of a scenario (a `Scenario` or a YAML file) and return its tables.
@@ -155,7 +166,8 @@ def run(
     neither.
     """
     resolved = prepare(scenario, overrides, replications, seed, users_scale, **path_overrides)
-    return _run(resolved, workers=workers, scheduler=scheduler, progress=progress)
+    return _run(resolved, workers=workers, scheduler=scheduler, worker_timeout=worker_timeout,
+                progress=progress, allow_large=allow_large)
 
 
 def run_to(
@@ -166,12 +178,17 @@ def run_to(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
+    events: str | None = None,
+    allow_large: bool = False,
 ) -> RunOutcome:
-    """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked)."""
+    """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked; with
+    `events`, every token event as that vendor's log, see docs/ingest.md)."""
     outcome = run_into(_scenario(scenario), Path(out), fmt=fmt, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress)
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress, events=events,
+                       allow_large=allow_large)
     if report:
         build_report(out)
     return outcome
@@ -186,8 +203,10 @@ def sweep(
     fmt: str = "parquet",
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
+    allow_large: bool = False,
 ) -> SweepResult:
     """`tokensim sweep`: every cell of the scenario's sweep on common random numbers, written into `out`.
 
@@ -195,7 +214,8 @@ def sweep(
     result there. Raises ShardFailure when a worker or the cluster fails (finished cells are kept).
     """
     result = run_sweep(_scenario(scenario), Path(out), fmt=fmt, resume=resume, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress, source=_source(scenario))
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                       source=_source(scenario), allow_large=allow_large)
     if report:
         build_report(out)
     return result
@@ -210,13 +230,15 @@ def compare(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
+    allow_large: bool = False,
 ) -> Comparison:
     """`tokensim compare`: the scenario's population under each preset's defaults (the first is the
     baseline), on common random numbers; written into `out` when given (with its report when asked)."""
     comparison = compare_presets(_scenario(scenario), presets, workers=workers, scheduler=scheduler,
-                                 progress=progress)
+                                 worker_timeout=worker_timeout, progress=progress, allow_large=allow_large)
     if out is not None:
         comparison.write(Path(out), fmt, force)
         if report:
@@ -232,7 +254,9 @@ def check(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
+    allow_large: bool = False,
 ) -> CheckResult:
     """`tokensim check`: do the scenario's requirements and `require` hold with 95% confidence?
 
@@ -240,7 +264,22 @@ def check(
     given). An unknown metric or persona raises (ConfigError / UnknownMetricError) before anything runs.
     """
     return _check(_scenario(scenario), list(require), out=None if out is None else Path(out), force=force,
-                  workers=workers, scheduler=scheduler, progress=progress, source=_source(scenario))
+                  workers=workers, scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                  source=_source(scenario), allow_large=allow_large)
+
+
+def ingest(
+    logs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], options: IngestOptions
+) -> IngestResult:
+    """`tokensim ingest`: read identity-provider logs and write the activity trace at `out` (with its users
+    table and summary beside it); see docs/ingest.md for the formats and how sessions are reconstructed."""
+    return _ingest([Path(log) for log in logs], Path(out), options)
+
+
+def verify(scenario: ScenarioLike, *, examples: int = DEFAULT_EXAMPLES, seed: int = 0) -> VerifyResult:
+    """`tokensim verify`: prove each of the scenario's invariants, or search `examples` timelines of its
+    behaviour class for a counterexample (shrunk to a minimal story); see docs/verify.md."""
+    return verify_scenario(_scenario(scenario), examples=examples, seed=seed, source=_source(scenario))
 
 
 def probe(

@@ -42,6 +42,8 @@ COMMANDS: dict[str, str] = {
     "validate": "sim.cli.commands.validate",
     "schema": "sim.cli.commands.schema",
     "demo": "sim.cli.commands.demo",
+    "ingest": "sim.cli.commands.ingest",
+    "verify": "sim.cli.commands.verify",
     "probe": "sim.cli.commands.probe",
 }
 

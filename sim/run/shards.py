@@ -32,6 +32,8 @@ class ShardTask:
     replication: int
     start: int
     stop: int
+    #: Record every token event (the event log, sim/model/recording.py).
+    events: bool = False
 
     @property
     def users(self) -> int:
@@ -41,7 +43,7 @@ class ShardTask:
 
 def run_shard(task: ShardTask) -> Recorder:
     """Simulate one shard (a top-level function, so worker processes can run it)."""
-    recorder = Recorder(horizon=task.horizon)
+    recorder = Recorder(horizon=task.horizon, event_log=task.events)
     simulate_users(
         task.policy,
         task.persona,
@@ -54,8 +56,10 @@ def run_shard(task: ShardTask) -> Recorder:
     return recorder.finish()
 
 
-def plan_shards(scenario: Scenario, workers: int) -> list[ShardTask]:
-    """Cut the run into shards: every replication and persona, users split into even chunks."""
+def plan_shards(scenario: Scenario, workers: int, events: bool = False) -> list[ShardTask]:
+    """Cut the run into shards: every replication and persona, users split into even chunks.
+
+    `events` turns the event log on in every shard."""
     tasks = []
     for replication in range(scenario.replications):
         for persona in scenario.population:
@@ -70,6 +74,7 @@ def plan_shards(scenario: Scenario, workers: int) -> list[ShardTask]:
                         replication=replication,
                         start=start,
                         stop=min(persona.users, start + size),
+                        events=events,
                     )
                 )
     return tasks
