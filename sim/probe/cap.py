@@ -19,7 +19,7 @@ by their number. Probe with an account that has no other sessions.
 from __future__ import annotations
 
 from sim.probe.facts import Facts
-from sim.probe.session import Chain, LoginRefused, ProbeError, Session
+from sim.probe.session import Chain, LoginRefused, ProbeError, Session, Stop
 
 NAME = "max_tokens_per_user"
 
@@ -47,9 +47,16 @@ def measure_cap(session: Session, facts: Facts) -> None:
                     + "): is the refresh_token grant allowed for this client?"
                 )
     checks = [session.refresh(chain, purpose="is this chain still valid?") for chain in held]
+    facts.cap_span = checks[-1].at - held[0].login_at
     valid = [answer.ok for answer in checks]
     evidence = [chain.login_exchange for chain in held] + [answer.exchange for answer in checks]
     if refused is not None:
+        status = session.exchanges[refused.exchange - 1].status
+        if status is not None and (status == 429 or status >= 500):
+            raise Stop(
+                f"login {len(held) + 1} was refused with HTTP {status} ({refused}): the server limits "
+                "or failed, not necessarily a cap; lower --rate or try again later"
+            )
         _refused(facts, held, valid, refused, evidence)
         return
     dead = valid.count(False)
@@ -63,6 +70,21 @@ def measure_cap(session: Session, facts: Facts) -> None:
             low=n,
         )
         facts.conclude("on_cap", "evict_oldest", "not_measured", "no cap was reached (tokensim's default)")
+        return
+    if not valid[-1]:
+        facts.conclude(
+            "max_tokens_per_user",
+            "unlimited",
+            "not_measured",
+            f"after {n} logins even the newest chain was refused: chains end (expire?) faster than "
+            "the logins and checks took, which no cap explains",
+            evidence,
+        )
+        facts.conclude("on_cap", "evict_oldest", "not_measured", "no cap could be measured")
+        session.warn(
+            f"the newest of {n} chains was refused {checks[-1].at - held[-1].login_at:.1f} s after its "
+            "login: the cap cannot be measured (are chains this short-lived?)"
+        )
         return
     if valid[:dead] != [False] * dead:
         facts.cap = valid.count(True)

@@ -31,6 +31,8 @@ class Facts:
     #: The account's cap, when seen, and whether it refuses new logins.
     cap: int | None = None
     rejects_new: bool = False
+    #: Seconds from the cap experiment's first login to its last check (chains that expire sooner confuse it).
+    cap_span: float = 0.0
     #: one_time: how many immediate replays of the consumed token worked with a new token each.
     count_reuses: int = 0
     #: one_time: an immediate replay of the consumed token worked and returned the chain's current token.

@@ -190,6 +190,9 @@ def run_probe(
         progress.finished(PROGRESS_LABEL, clock.now() - begun)
         progress.end()
     _access_lifetime(session, facts)
+    warning = cap_expiry_warning(facts)
+    if warning:
+        session.warn(warning)
     findings = _complete(facts, stopped or "; ".join(facts.stopped.values()))
     result = ProbeResult(
         token_endpoint=options.token_endpoint,
@@ -212,6 +215,21 @@ def run_probe(
     )
     result.policy()  # a probe always writes a valid policy (a bug otherwise)
     return result
+
+
+def cap_expiry_warning(facts: Facts) -> str | None:
+    """Chains that expire during the cap experiment look evicted: a warning when that may have happened."""
+    lifetime = facts.unused_lifetime
+    cap = facts.findings.get("max_tokens_per_user")
+    if lifetime is None or lifetime.high is None or cap is None or cap.value == "unlimited":
+        return None
+    if lifetime.low > facts.cap_span:
+        return None
+    return (
+        f"chains live about {lifetime.estimate():g} s and the cap experiment took {facts.cap_span:.0f} s: "
+        "chains refused there may have expired rather than been evicted (probe with a higher --rate or fewer "
+        "--max-logins)"
+    )
 
 
 def _access_lifetime(session: Session, facts: Facts) -> None:

@@ -77,8 +77,11 @@ class Bracket:
             return middle
         for step in ROUND_STEPS:
             first = math.ceil((self.low - 1) / step) * step
-            candidates = [k for k in range(int(first), math.floor(self.high + 1) + 1, step)
-                          if self.low - 1 <= k < self.high + 1 and k > 0]
+            candidates = [
+                k
+                for k in range(int(first), math.floor(self.high + 1) + 1, step)
+                if self.low - 1 <= k < self.high + 1 and k > 0
+            ]
             if candidates:
                 return float(min(candidates, key=lambda k: abs(k - middle)))
         inside = range(math.ceil(self.low), math.floor(self.high) + 1)

@@ -87,6 +87,8 @@ class Answers:
     refresh_grant: bool = True
     #: After this many requests the server drops every connection without answering (None: never).
     drop_after: int | None = None
+    #: After this many logins the server answers 429 Too Many Requests to logins (None: never).
+    throttle_logins_after: int | None = None
 
 
 @dataclass
@@ -98,6 +100,7 @@ class EngineServer:
     answers: Answers = field(default_factory=Answers)
     url: str = ""
     requests: int = 0
+    logins: int = 0
     #: `time.monotonic()` when each request arrived (real time, whatever the server's clock).
     arrivals: list[float] = field(default_factory=list)
 
@@ -128,6 +131,10 @@ class EngineServer:
         now = self.clock.now()
         grant = form.get("grant_type")
         if grant == "password":
+            self.logins += 1
+            throttle = self.answers.throttle_logins_after
+            if throttle is not None and self.logins > throttle:
+                return 429, {"error": "slow_down"}
             if (form.get("username"), form.get("password")) != (USER, PASSWORD):
                 return 400, {"error": "invalid_grant", "error_description": "bad user name or password"}
             issued = self.engine.authorize(USER, now)

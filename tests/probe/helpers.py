@@ -21,10 +21,12 @@ UNLIMITED_RATE = 1e9
 def probe_reference(
     policy: Policy | dict[str, Any],
     answers: Answers | None = None,
+    latency: float = 0.001,
     **options: Any,
 ) -> tuple[ProbeResult, Policy, int]:
-    """Probe the reference server running `policy`; (result, the policy, requests the server answered)."""
-    clock = VirtualClock()
+    """Probe the reference server running `policy` (each request taking `latency` seconds of its virtual
+    clock); (result, the policy, requests the server answered)."""
+    clock = VirtualClock(latency=latency)
     with serve(policy, clock, answers) as server:
         settings: dict[str, Any] = {
             "client_secret": CLIENT_SECRET,

@@ -16,6 +16,9 @@ from sim import api
 from sim.core.resultset import OutputError
 from sim.core.validation import ConfigError
 from sim.probe.clock import RateLimiter
+from sim.probe.facts import Facts
+from sim.probe.plan import cap_expiry_warning
+from sim.probe.search import Bracket
 from sim.probe.session import ProbeError
 from tests.probe.engine_server import CLIENT_ID, CLIENT_SECRET, PASSWORD, USER, Answers, VirtualClock, serve
 from tests.probe.helpers import UNLIMITED_RATE, probe_reference
@@ -175,3 +178,28 @@ def test_output_is_checked_before_any_request(tmp_path: Path) -> None:
                 server.url, CLIENT_ID, client_secret=CLIENT_SECRET, login=LOGIN, out=tmp_path / "policy.yaml"
             )
         assert server.requests == 0
+
+
+def test_a_login_throttled_by_the_server_is_not_taken_for_a_cap() -> None:
+    result, _, _ = probe_reference(POLICY, Answers(throttle_logins_after=3))
+    cap = result.finding("max_tokens_per_user")
+    assert cap.confidence == "not_measured" and cap.value == "unlimited"
+    assert any("HTTP 429" in warning for warning in result.warnings)
+
+
+def test_chains_expiring_during_the_cap_experiment_are_not_taken_for_a_cap() -> None:
+    # each request takes 0.5 s: the 6 logins and their checks outlast the 4 s lifetime of every chain
+    result, _, _ = probe_reference({"refresh_token_usage": "reuse", "absolute_lifetime": "4s"}, latency=0.5)
+    assert result.finding("absolute_lifetime").value == "4s"
+    cap = result.finding("max_tokens_per_user")
+    assert (cap.value, cap.confidence) == ("unlimited", "not_measured")
+    assert any("the cap cannot be measured" in warning for warning in result.warnings)
+
+
+def test_a_cap_seen_with_chains_shorter_than_the_experiment_is_flagged() -> None:
+    facts = Facts(resolution=1.0, max_wait=60, max_logins=6, cap_span=12.0)
+    facts.conclude("max_tokens_per_user", 2, "exact", "after 6 logins ...")
+    facts.unused_lifetime = Bracket(limit=60, resolution=1, low=9.5, high=10.2)
+    assert "may have expired rather than been evicted" in (cap_expiry_warning(facts) or "")
+    facts.unused_lifetime = Bracket(limit=60, resolution=1, low=30, high=31)
+    assert cap_expiry_warning(facts) is None
