@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "run": "sim.cli.commands.run",
     "sweep": "sim.cli.commands.sweep",
     "compare": "sim.cli.commands.compare",
+    "fit": "sim.cli.commands.fit",
     "check": "sim.cli.commands.check",
     "report": "sim.cli.commands.report",
     "validate": "sim.cli.commands.validate",

@@ -56,9 +56,11 @@ def run(
         progress.advanced(label, done, all_users)
 
     with open_executor(scheduler, workers, worker_timeout) as (executor, count):
+        # on a cluster the workers write their parts themselves, so the tables stay partitioned datasets
+        layout = "dataset" if scheduler is not None else "files"
         result = run_scenario(
             scenario, workers=count, progress=advanced, executor=guarded(executor), spool_dir=spool_dir,
-            events=events,
+            events=events, layout=layout,
         )
     progress.finished(label, time.perf_counter() - started)
     return result
