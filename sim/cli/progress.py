@@ -29,7 +29,7 @@ from sim.experiments.progress import Progress as WorkflowProgress
 #: Seconds between two plain progress lines of one piece of work.
 PLAIN_EVERY = 10.0
 #: Units of work reported at every step in a log (each is long enough to deserve its line).
-COUNTED_EVERY_STEP = ("cells", "presets")
+COUNTED_EVERY_STEP = ("cells", "presets", "experiments")
 
 
 class RichProgress(WorkflowProgress):

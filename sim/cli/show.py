@@ -21,6 +21,7 @@ from sim.analysis.summary import ComparisonSummary, Estimate, RunSummary, SweepS
 from sim.analysis.tradeoff import FRICTION, exposure_label
 from sim.core.metric_names import HEADLINE
 from sim.experiments.check import CheckResult
+from sim.probe.result import ProbeResult
 from sim.report.numbers import (
     difference_with_ci,
     formatter,
@@ -304,3 +305,33 @@ def fit_summary(outcome: FitOutcome, console: Console) -> None:
                       f"the trace's statistics, the replayed trace {replayed} of {replay_total}")
     console.print(f"wrote {outcome.scenario_file} and {outcome.report_dir}/report.html "
                   f"in {outcome.seconds:.1f} s", style="dim")
+
+
+#: How each confidence word of a probe finding is shown.
+PROBE_CONFIDENCE = {"exact": "[green]measured[/]", "bounded": "[yellow]bounded[/]",
+                    "not_measured": "[dim]not measured[/]"}
+
+
+def probe_table(result: ProbeResult, console: Console) -> None:
+    """One row per policy field: the value written, how sure the probe is, and what it saw."""
+    table = Table(
+        title=escape(f"{result.token_endpoint}: refresh-token policy found by {result.requests} requests in "
+                     f"{result.duration:.0f} s"),
+        title_justify="left",
+    )
+    table.add_column("policy field", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    table.add_column("confidence", no_wrap=True)
+    table.add_column("evidence")
+    for finding in result.findings:
+        evidence = finding.summary
+        if finding.evidence:
+            evidence += " (" + ", ".join(f"#{i}" for i in finding.evidence[:8]) + (
+                ", ..." if len(finding.evidence) > 8 else "") + ")"
+        table.add_row(escape(finding.field), escape(finding.shown_value()),
+                      PROBE_CONFIDENCE[finding.confidence], escape(evidence))
+    console.print(table)
+    for warning in result.warnings:
+        console.print("[yellow]warning:[/] " + escape(warning), highlight=False)
+    if result.stopped:
+        console.print("[red]the probe stopped early:[/] " + escape(result.stopped), highlight=False)
