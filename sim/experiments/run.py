@@ -7,15 +7,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from sim.analysis.summary import RunSummary
+from sim.core.output import write_text_atomic
 from sim.core.resultset import ResultSet
+from sim.experiments.precision import MIN_START, PrecisionOutcome, PrecisionTarget, until_precise
 from sim.experiments.progress import Progress
 from sim.run.executors import guarded, open_executor
 from sim.run.runner import RunResult, run_scenario
+from sim.run.shards import Executor
+from sim.run.spool import TableSpool
 from sim.scenario.model import Scenario
 
 #: Table formats a run can write.
@@ -29,12 +36,18 @@ def run(
     scheduler: str | None = None,
     progress: Progress | None = None,
     spool_dir: Path | None = None,
+    precision: PrecisionTarget | None = None,
 ) -> RunResult:
     """Run every replication of a scenario on local processes (or the Dask cluster at `scheduler`).
 
-    Results do not depend on the number of workers or on the executor. Raises `ShardFailure` when a
-    worker or the cluster fails, `SchedulerError` when the scheduler cannot be reached.
+    Results do not depend on the number of workers or on the executor. With `precision`, replications are
+    added until every headline metric is precise enough (`run_precise`; the result's scenario then records
+    the replications it took). Raises `ShardFailure` when a worker or the cluster fails, `SchedulerError`
+    when the scheduler cannot be reached.
     """
+    if precision is not None:
+        return run_precise(scenario, precision, workers=workers, scheduler=scheduler, progress=progress,
+                           spool_dir=spool_dir)[0]
     progress = progress or Progress()
     label = scenario.name
     total = sum(p.users for p in scenario.population) * scenario.replications
@@ -52,6 +65,79 @@ def run(
     return result
 
 
+def run_precise(
+    scenario: Scenario,
+    target: PrecisionTarget,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    spool_dir: Path | None = None,
+) -> tuple[RunResult, PrecisionOutcome]:
+    """Run the scenario, adding replications until every headline metric's 95% half-width meets `target`
+    (sim.experiments.precision), starting from the scenario's replications (at least MIN_START).
+
+    The result equals a plain run with the replications it took (replication r always uses the random
+    numbers of replication r); its scenario records that count.
+    """
+    progress = progress or Progress()
+    label = scenario.name
+    users = sum(p.users for p in scenario.population)
+    started = time.perf_counter()
+    personas = [p.name for p in scenario.population]
+    spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
+    pieces: list[RunResult] = []
+    try:
+        with open_executor(scheduler, workers) as (executor, count):
+            observed: Executor = guarded(executor)
+
+            def sample(numbers: range) -> dict[str, list[float]]:
+                progress.started(label, users * numbers.stop, "users")
+                base = users * numbers.start
+
+                def advanced(done: int, _total: int) -> None:
+                    progress.advanced(label, base + done, users * numbers.stop)
+
+                piece = run_scenario(scenario, workers=count, progress=advanced, executor=observed,
+                                     replications=numbers, spool=spool)
+                pieces.append(piece)
+                frame = piece.replication_metrics
+                overall = frame[frame["persona"] == "*"].sort_values("replication")
+                return {m: overall[m].astype(float).tolist() for m in target.metrics if m in overall}
+
+            outcome = until_precise(sample, target, max(scenario.replications, MIN_START))
+    except BaseException:
+        spool.close()
+        raise
+    progress.finished(label, time.perf_counter() - started)
+    final = scenario.model_copy(update={"replications": outcome.replications})
+    series = [p.timeseries for p in pieces if len(p.timeseries)] or [pieces[0].timeseries]
+    result = RunResult(
+        scenario=final,
+        timeseries=pd.concat(series, ignore_index=True),
+        replication_metrics=pd.concat([p.replication_metrics for p in pieces], ignore_index=True),
+        token_requests=sum(p.token_requests for p in pieces),
+        sessions=sum(p.sessions for p in pieces),
+        spool=spool,
+    )
+    return result, outcome
+
+
+def precision_json(outcome: PrecisionOutcome) -> str:
+    """The content of `precision.json`: the target, the replications taken and every metric's width."""
+    target = outcome.target
+    content = {
+        "target": {"relative": target.relative, "absolute": target.absolute,
+                   "max_replications": target.max_replications},
+        "replications": outcome.replications,
+        "met": outcome.met,
+        "batches": outcome.batches,
+        "metrics": {w.metric: {"mean": w.mean, "half_width": w.half_width, "allowed": w.allowed, "met": w.met}
+                    for w in outcome.widths},
+    }
+    return json.dumps(content, indent=2) + "\n"
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """A run written into a results folder: where, its summary, how long it took."""
@@ -59,6 +145,8 @@ class RunOutcome:
     out: Path
     summary: RunSummary
     seconds: float
+    #: How precision mode ended (None without `precision`).
+    precision: PrecisionOutcome | None = None
 
 
 def run_into(
@@ -70,19 +158,29 @@ def run_into(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: Progress | None = None,
+    precision: PrecisionTarget | None = None,
 ) -> RunOutcome:
     """Run a scenario and write `summary.json` and its tables into `out` as one result set.
 
     The folder is checked and locked before the run starts (`OutputError`, `OutputBusy`); files are
-    swapped in only when everything is written, so an error or Ctrl-C leaves the folder as it was.
+    swapped in only when everything is written, so an error or Ctrl-C leaves the folder as it was. With
+    `precision`, replications are added until the target is met (`run_precise`) and `precision.json`
+    records the replications it took and every headline metric's half-width.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown table format {fmt!r} (use {' or '.join(FORMATS)})")
     started = time.perf_counter()
+    outcome: PrecisionOutcome | None = None
     with ResultSet.open(out, "run", force=force) as results:
-        with run(scenario, workers=workers, scheduler=scheduler, progress=progress,
-                 spool_dir=results.scratch("spool")) as result:
+        spool_dir = results.scratch("spool")
+        if precision is not None:
+            result, outcome = run_precise(scenario, precision, workers=workers, scheduler=scheduler,
+                                          progress=progress, spool_dir=spool_dir)
+            write_text_atomic(results.path("precision.json"), precision_json(outcome))
+        else:
+            result = run(scenario, workers=workers, scheduler=scheduler, progress=progress, spool_dir=spool_dir)
+        with result:
             result.write(results, fmt)
             summary = result.summary
         results.commit()
-    return RunOutcome(Path(out), summary, time.perf_counter() - started)
+    return RunOutcome(Path(out), summary, time.perf_counter() - started, outcome)

@@ -121,6 +121,8 @@ def run_scenario(
     progress: Callable[[int, int], None] | None = None,
     executor: Executor | None = None,
     spool_dir: Path | None = None,
+    replications: range | None = None,
+    spool: TableSpool | None = None,
 ) -> RunResult:
     """Run every replication of a scenario and compute its tables and metrics.
 
@@ -129,16 +131,24 @@ def run_scenario(
     `spool_dir` is where the row tables go, shard by shard (created if needed; it must not already
     hold a spool, and the caller removes it); by default a temporary directory that the result
     removes when closed or garbage-collected.
+
+    `replications` runs only these replication numbers (default `range(scenario.replications)`): a
+    later range continues the same random streams, so replications can be added to a run (precision
+    mode, a selection stage); `spool` is an existing spool to add the rows to (its owner closes it).
     """
     workers = workers or default_workers()
-    tasks = plan_shards(scenario, workers)
+    numbers = replications if replications is not None else range(scenario.replications)
+    tasks = plan_shards(scenario, workers, numbers)
     personas = [p.name for p in scenario.population]
-    spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
+    owned = spool is None
+    if spool is None:
+        spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
     try:
         merged = _run_shards(tasks, workers, scenario.horizon, spool, progress, executor)
-        per_replication, timeseries = _metrics(scenario, merged, spool)
+        per_replication, timeseries = _metrics(scenario, merged, spool, numbers)
     except BaseException:
-        spool.close()
+        if owned:
+            spool.close()
         raise
     return RunResult(
         scenario=scenario,
@@ -176,7 +186,9 @@ def _run_shards(
     return merged
 
 
-def _metrics(scenario: Scenario, merged: _Merged, spool: TableSpool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _metrics(
+    scenario: Scenario, merged: _Merged, spool: TableSpool, numbers: range
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-replication metrics and the hourly time series, with one replication's rows in memory at a time.
 
     Only the columns the metrics use are read. The rows come back in the same order as a whole sorted
@@ -186,7 +198,7 @@ def _metrics(scenario: Scenario, merged: _Merged, spool: TableSpool) -> tuple[pd
     storage = StorageModel.of(scenario)
     window = Window(warmup=scenario.warmup, horizon=scenario.horizon)
     metrics, series = [], []
-    for replication in range(scenario.replications):
+    for replication in numbers:
         per_user = _per_user_figures(spool, replication, window)
         chains, reauths, thefts = (spool.read(name, METRIC_COLUMNS[name], replication) for name in TABLES)
         metrics.append(

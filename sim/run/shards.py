@@ -54,10 +54,14 @@ def run_shard(task: ShardTask) -> Recorder:
     return recorder.finish()
 
 
-def plan_shards(scenario: Scenario, workers: int) -> list[ShardTask]:
-    """Cut the run into shards: every replication and persona, users split into even chunks."""
+def plan_shards(scenario: Scenario, workers: int, replications: range | None = None) -> list[ShardTask]:
+    """Cut the run into shards: every replication and persona, users split into even chunks.
+
+    `replications`: which replication numbers to run (default `range(scenario.replications)`); a later
+    range continues the same random streams (replication r is keyed by r alone, sim.model.streams).
+    """
     tasks = []
-    for replication in range(scenario.replications):
+    for replication in replications if replications is not None else range(scenario.replications):
         for persona in scenario.population:
             size = max(1, min(MAX_SHARD_USERS, math.ceil(persona.users / max(1, workers * 2))))
             for start in range(0, persona.users, size):
