@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "run": "sim.cli.commands.run",
     "sweep": "sim.cli.commands.sweep",
     "compare": "sim.cli.commands.compare",
+    "optimize": "sim.cli.commands.optimize",
+    "explore": "sim.cli.commands.explore",
     "check": "sim.cli.commands.check",
     "report": "sim.cli.commands.report",
     "validate": "sim.cli.commands.validate",

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ def run_precise(
     scheduler: str | None = None,
     progress: Progress | None = None,
     spool_dir: Path | None = None,
+    executor: tuple[Executor, int] | None = None,
 ) -> tuple[RunResult, PrecisionOutcome]:
     """Run the scenario, adding replications until every headline metric's 95% half-width meets `target`
     (sim.experiments.precision), starting from the scenario's replications (at least MIN_START).
@@ -88,8 +90,12 @@ def run_precise(
     spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
     pieces: list[RunResult] = []
     try:
-        with open_executor(scheduler, workers) as (executor, count):
-            observed: Executor = guarded(executor)
+        with contextlib.ExitStack() as stack:
+            if executor is None:
+                opened, count = stack.enter_context(open_executor(scheduler, workers))
+                observed: Executor = guarded(opened)
+            else:
+                observed, count = executor
 
             def sample(numbers: range) -> dict[str, list[float]]:
                 progress.started(label, users * numbers.stop, "users")

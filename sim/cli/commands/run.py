@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.cli.options import add_output_options, add_scenario_overrides, load_with_overrides, scenario_path
+from sim.cli.options import (
+    add_output_options,
+    add_precision_options,
+    add_scenario_overrides,
+    load_with_overrides,
+    precision_target,
+    scenario_path,
+)
 
 HELP = "run a scenario and write its tables and summary"
 
@@ -16,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     add_scenario_overrides(parser)
     add_output_options(parser)
+    add_precision_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,10 +34,16 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_with_overrides(args)
     outcome = api.run_to(scenario, args.out, fmt=args.format, force=args.force, workers=args.workers,
-                         scheduler=args.scheduler, progress=make_progress(args.quiet), report=args.report)
+                         scheduler=args.scheduler, progress=make_progress(args.quiet), report=args.report,
+                         precision=precision_target(args))
     if not args.quiet:
         console = output_console()
         run_summary(outcome.summary, console, outcome.seconds, args.out)
+        if outcome.precision is not None:
+            done = outcome.precision
+            state = "every headline metric met it" if done.met else (
+                "not met at the cap for " + ", ".join(w.metric for w in done.unmet))
+            console.print(f"precision {done.target.text()}: {done.replications} replications; {state}")
         if args.report:
             console.print(f"wrote {args.out / 'report.html'}", style="dim")
     return 0

@@ -1,0 +1,346 @@
+"""The report of an optimisation (`tokensim optimize`) and of an exploration (`tokensim explore`).
+
+Optimize: the plain-words answer first, the evidence table (objective and every requirement with its
+one-sided 95% bound, for the winner and the runners-up of the selection stage), how the search and the
+selection went, then the figures: convergence, the objective against each decision variable, the Pareto
+front (two objectives) and the regret of the robust choice (with `uncertain:`). Explore: the answer, the
+PRIM box of each requirement as rules, a table of the points and a figure of where requirements fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from sim import __version__
+from sim.analysis.optimization import CandidateSummary, ExploreSummary, OptimizeSummary
+from sim.report.numbers import formatter, num
+from sim.report.plots import COLORS, _figure, _style
+from sim.report.render import md_escape
+from sim.report.run import figure_lines
+from sim.scenario.optimize import Variable, parse_objective
+from sim.scenario.paths import short_names, value_text
+from sim.scenario.requirements import parse_requirement
+
+Figures = dict[str, tuple[str, Callable[[], Figure], str]]
+FEASIBLE, INFEASIBLE, WINNER = COLORS[0], "#b0b0b0", COLORS[3]
+
+
+def _number(spec: dict[str, Any], value: Any) -> float | None:
+    """A variable's value as a number for an axis (days for durations, position for choices)."""
+    variable = Variable.model_validate(spec)
+    if variable.choices is not None:
+        texts = [value_text(c) for c in variable.choices]
+        return float(texts.index(value_text(value))) if value_text(value) in texts else None
+    number = variable.number(value)
+    return number / 86400.0 if variable.kind == "duration" else number
+
+
+def _candidates_frame(summary: OptimizeSummary) -> pd.DataFrame:
+    rows = []
+    for c in summary.candidates:
+        if not c.valid or c.objective is None:
+            continue
+        meets = all(k.status == "holds" for k in c.constraints) if c.constraints else True
+        rows.append({"id": c.id, "trial": c.trial, "objective": c.objective, "objective2": c.objective2,
+                     "meets": meets, "winner": c.id == summary.recommended, "pareto": c.pareto,
+                     **{p: _number(spec, c.values[p]) for p, spec in summary.variables.items()}})
+    return pd.DataFrame(rows)
+
+
+def optimize_figures(summary: OptimizeSummary) -> Figures:
+    """Each figure of an optimize report: name -> (heading, builder, caption)."""
+    frame = _candidates_frame(summary)
+    metric = summary.objectives[0]
+    names = short_names(list(summary.variables))
+    robust = "" if summary.uncertain is None else (
+        " (worst design point)" if summary.robust == "worst" else f" ({summary.robust:g} quantile over the design)")
+    better = min if summary.sense == "minimize" else max
+
+    def convergence() -> Figure:
+        with _style():
+            figure, ax = _figure()
+            ordered = frame.sort_values("trial")
+            for meets, color, text in ((False, INFEASIBLE, "not meeting a requirement (means)"),
+                                       (True, FEASIBLE, "meeting every requirement (means)")):
+                part = ordered[ordered["meets"] == meets]
+                ax.scatter(part["trial"], part["objective"], color=color, s=22, label=text, zorder=3)
+            best, line = None, []
+            for row in ordered.itertuples():
+                if row.meets:
+                    best = row.objective if best is None else better(best, row.objective)
+                line.append(best)
+            ax.step(ordered["trial"], [np.nan if v is None else v for v in line], where="post", color="black",
+                    lw=1.2, label="best so far")
+            win = ordered[ordered["winner"]]
+            ax.scatter(win["trial"], win["objective"], marker="*", s=160, color=WINNER, label="recommended", zorder=4)
+            ax.set_xlabel("trial of the search")
+            ax.set_ylabel(metric + robust)
+            ax.set_title(f"Search convergence ({summary.scenario})")
+            ax.legend(loc="best")
+            return figure
+
+    def against(path: str) -> Callable[[], Figure]:
+        def build() -> Figure:
+            with _style():
+                figure, ax = _figure(7.0, 4.0)
+                for meets, color, text in ((False, INFEASIBLE, "not meeting a requirement"),
+                                           (True, FEASIBLE, "meeting every requirement")):
+                    part = frame[frame["meets"] == meets]
+                    ax.scatter(part[path], part["objective"], color=color, s=22, label=text, zorder=3)
+                win = frame[frame["winner"]]
+                ax.scatter(win[path], win["objective"], marker="*", s=160, color=WINNER, label="recommended",
+                           zorder=4)
+                spec = Variable.model_validate(summary.variables[path])
+                if spec.choices is not None:
+                    ax.set_xticks(range(len(spec.choices)), [value_text(c) for c in spec.choices])
+                elif spec.scaled_log:
+                    ax.set_xscale("log")
+                unit = " (days)" if spec.kind == "duration" else ""
+                ax.set_xlabel(names[path] + unit)
+                ax.set_ylabel(metric + robust)
+                ax.set_title(f"{metric} against {names[path]}")
+                ax.legend(loc="best")
+                return figure
+        return build
+
+    figures: Figures = {}
+    if not frame.empty:
+        figures["convergence"] = (
+            "Search convergence", convergence,
+            f"{metric}{robust} of every candidate the optimiser ({summary.sampler}) proposed, in the order "
+            "proposed (means over the search replications); blue candidates' means meet every requirement, "
+            "the line is the best of those so far, the star is the recommendation after the selection stage.")
+        for path in summary.variables:
+            figures[f"objective_{names[path].replace('.', '_')}"] = (
+                f"{metric} against {names[path]}", against(path),
+                f"Each candidate's {metric}{robust} against its value of `{path}` (means over its "
+                "replications; grey: its means miss a requirement).")
+    if len(summary.objectives) == 2 and not frame.empty:
+        figures["pareto"] = ("Pareto front of the two objectives", lambda: _pareto(summary, frame), (
+            f"Every candidate whose means meet every requirement: {summary.objectives[0]} against "
+            f"{summary.objectives[1]}; red: the Pareto front (no other candidate is better in both)."))
+    if summary.regret:
+        figures["regret"] = ("Regret of the robust choice", lambda: _regret(summary), (
+            "At each point of the uncertainty design: how much worse the recommended (robust) candidate's "
+            f"{metric} is than the best candidate of the selection stage that meets every requirement at that "
+            "point (0: it is the best there too)."))
+    return figures
+
+
+def _pareto(summary: OptimizeSummary, frame: pd.DataFrame) -> Figure:
+    with _style():
+        figure, ax = _figure()
+        part = frame[frame["meets"]]
+        ax.scatter(part["objective"], part["objective2"], color=FEASIBLE, s=22, label="candidates")
+        front = part[part["pareto"]].sort_values("objective")
+        ax.plot(front["objective"], front["objective2"], "o-", color=WINNER, label="Pareto front")
+        ax.set_xlabel(summary.objectives[0])
+        ax.set_ylabel(summary.objectives[1])
+        ax.set_title(f"Pareto front ({summary.scenario})")
+        ax.legend(loc="best")
+        return figure
+
+
+def _regret(summary: OptimizeSummary) -> Figure:
+    with _style():
+        figure, ax = _figure(7.0, 3.8)
+        points = [r.design_point + 1 for r in summary.regret]
+        values = [np.nan if r.regret is None else r.regret for r in summary.regret]
+        ax.bar(points, values, color=COLORS[1])
+        ax.set_xlabel("design point")
+        ax.set_ylabel(f"regret in {summary.objectives[0]}")
+        ax.set_title("Regret of the robust choice at each design point")
+        ax.set_xticks(points)
+        return figure
+
+
+def _req_text(text: str, value: float | None) -> str:
+    return formatter(parse_requirement(text).metric)(value)
+
+
+def _evidence(summary: OptimizeSummary) -> list[str]:
+    """The evidence table: the winner and the runners-up of the selection stage."""
+    metric = summary.objectives[0]
+    fmt = formatter(parse_objective(metric)[0])
+    chosen = [summary.candidate(i) for i in summary.selection.systems]
+    chosen.sort(key=lambda c: (c.id != summary.recommended, not c.feasible))
+    head = ["candidate", f"{metric} (95% CI)", *[f"`{t}`" for t in summary.subject_to],
+            "replications", "outcome"]
+    lines = ["| " + " | ".join(head) + " |", "| --- " * len(head) + "|"]
+    for c in chosen:
+        cells = [f"**{md_escape(c.label)}**" if c.id == summary.recommended else md_escape(c.label),
+                 f"{fmt(c.objective)} ({fmt(c.objective_ci95[0])}–{fmt(c.objective_ci95[1])})"]
+        for check in c.constraints:
+            mark = {"holds": "ok", "fails": "**fails**", "undecided": "undecided"}[check.status]
+            point = f", point {check.design_point + 1}" if summary.uncertain is not None else ""
+            cells.append(f"{mark}: {_req_text(check.requirement, check.mean)} (bound "
+                         f"{_req_text(check.requirement, check.bound)}{point})")
+        cells.append(str(c.replications))
+        cells.append(_outcome(summary, c))
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _outcome(summary: OptimizeSummary, c: CandidateSummary) -> str:
+    if c.id == summary.recommended:
+        return "recommended"
+    if not c.feasible:
+        return "not shown to meet the requirements"
+    if c.eliminated_at is not None:
+        return f"eliminated by KN after {c.eliminated_at} replications"
+    return "survived (cap reached)"
+
+
+def optimize_markdown(summary: OptimizeSummary, figure_files: dict[str, str], figures: Figures) -> str:
+    """report.md of an optimisation."""
+    selection = summary.selection
+    metric = summary.objectives[0]
+    lines = [f"# tokensim optimize report: {md_escape(summary.scenario)}", ""]
+    if summary.description:
+        lines += [md_escape(summary.description), ""]
+    lines += ["## The answer", "", "\n>\n".join(f"> {line}" for line in summary.answer), ""]
+    lines += ["## Evidence", "",
+              f"The candidates of the selection stage: {metric} ({summary.sense}) with its 95% interval over "
+              "the replications" + (" (robust over the uncertainty design)" if summary.uncertain else "")
+              + ", and each requirement's estimate with its one-sided 95% bound"
+              + (" at the design point where it is closest to failing" if summary.uncertain else "")
+              + ". A requirement holds when the bound is on the required side.", ""]
+    lines += _evidence(summary)
+    spent = summary.spent
+    unit, limit = next(iter(summary.budget.items()))
+    lines += [
+        "## How it was chosen", "",
+        f"1. **Search**: {summary.sampler.upper()} (optuna) proposed {summary.trials} trials, "
+        f"{sum(1 for c in summary.candidates if c.valid)} distinct valid candidates, each run for "
+        f"{summary.replications if summary.replications >= 2 else 2} replications with seed {summary.seed} "
+        "(common random numbers: every candidate meets the same simulated users)"
+        + (f" at each of the {len(summary.design)} points of a Latin hypercube over the uncertain values"
+           if summary.uncertain else "")
+        + f"; budget {num(limit)} {unit.replace('_', '-')}, spent {num(spent['search_' + unit])}.",
+        f"2. **Feasibility**: each requirement of the best {len(selection.systems)} candidates decided by its "
+        "one-sided 95% bound" + (" at every design point" if summary.uncertain else "")
+        + "; undecided ones got more replications (up to "
+        f"{summary.resolved_scenario['optimize']['max_replications']}). Feasible: {len(selection.feasible)}.",
+        f"3. **Selection**: {selection.procedure}, alpha = {selection.alpha:g}, indifference zone "
+        f"{num(selection.indifference)}, first stage n0 = {selection.n0}, eta = {selection.eta:.4g}, "
+        f"h² = {selection.h2:.4g}" + ("; stopped at the replication cap (no guarantee between the survivors)"
+                                      if selection.truncated else "") + ".",
+        f"Total simulated: {num(spent['user_years'])} user-years in {num(spent['runs'])} replications.", "",
+    ]
+    if summary.precision:
+        p = summary.precision
+        lines += [f"Precision mode ({p['target']}): the recommended candidate took {p['replications']} "
+                  f"replications; {'every figure met the target' if p['met'] else 'the target was not met at the cap'}.",
+                  ""]
+    if summary.uncertain:
+        names = short_names(list(summary.uncertain["over"]))
+        lines += ["## The uncertainty design", "",
+                  "| point | " + " | ".join(f"`{md_escape(names[p])}`" for p in summary.uncertain["over"])
+                  + f" | recommended's {metric} | best there | regret |",
+                  "| --- " * (len(names) + 4) + "|"]
+        for row in summary.regret:
+            values = " | ".join(md_escape(value_text(row.values[p])) for p in summary.uncertain["over"])
+            best = md_escape(summary.candidate(row.best).label) if row.best else "none feasible"
+            lines.append(f"| {row.design_point + 1} | {values} | {num(row.chosen_objective)} | {best} | "
+                         f"{num(row.regret)} |")
+        lines.append("")
+    lines += ["## Figures", ""]
+    for name, (heading, _, caption) in figures.items():
+        if name in figure_files:
+            lines += figure_lines(heading, figure_files[name], caption)
+    lines += ["## Every candidate", "", "| candidate | values | replications | " + metric + " | requirements (means) |",
+              "| --- | --- | --- | --- | --- |"]
+    for c in sorted(summary.candidates, key=lambda c: c.trial):
+        meets = "invalid: " + md_escape(c.error or "") if not c.valid else (
+            "meet" if all(k.status == "holds" for k in c.constraints) else "miss")
+        lines.append(f"| {c.id} | {md_escape(c.label)} | {c.replications} | {num(c.objective)} | {meets} |")
+    lines += ["", "---", "", f"*Generated by tokensim {__version__} from the optimisation's summary.json and "
+              "candidates.parquet; the recommended policy is in recommended.yaml.*", ""]
+    return "\n".join(lines)
+
+
+def explore_figures(summary: ExploreSummary, points: pd.DataFrame) -> Figures:
+    """The figure of an exploration: where each requirement fails over the two most telling parameters."""
+    figures: Figures = {}
+    for index, req in enumerate(summary.requirements):
+        figures[f"explore_{index + 1}"] = (
+            f"Where `{req.requirement}` fails", _explore_plot(summary, points, index),
+            "Each point of the design: red where the requirement does not hold with 95% confidence, blue where "
+            "it holds; the box is PRIM's (the ranges where failures concentrate).")
+    return figures
+
+
+def _explore_plot(summary: ExploreSummary, points: pd.DataFrame, index: int) -> Callable[[], Figure]:
+    req = summary.requirements[index]
+    paths = list(summary.parameters)
+    restricted = list(req.box.limits) if req.box else []
+    axes = (restricted + [p for p in paths if p not in restricted])[:2]
+    names = short_names(paths)
+
+    def value(path: str, text: Any) -> float:
+        spec = Variable.model_validate(summary.parameters[path])
+        if spec.choices is not None:
+            return float([value_text(c) for c in spec.choices].index(value_text(text)))
+        number = float(text) if isinstance(text, int | float) else spec.number(text)
+        return number / 86400.0 if spec.kind == "duration" else number
+
+    def build() -> Figure:
+        with _style():
+            figure, ax = _figure(6.5, 4.5)
+            fails = points[f"{req.requirement} :: status"] != "holds"
+            xs = [value(axes[0], v) for v in points[axes[0]]]
+            ys = [value(axes[1], v) for v in points[axes[1]]] if len(axes) > 1 else [0.0] * len(xs)
+            for mask, color, text in ((~fails, FEASIBLE, "holds"), (fails, WINNER, "fails")):
+                ax.scatter(np.asarray(xs)[mask.to_numpy()], np.asarray(ys)[mask.to_numpy()], color=color, s=26,
+                           label=text, zorder=3)
+            if req.box is not None:
+                lo = [req.box.limits[a][0] if a in req.box.limits and not isinstance(req.box.limits[a][0], list)
+                      else None for a in axes]
+                hi = [req.box.limits[a][1] if a in req.box.limits and not isinstance(req.box.limits[a][1], list)
+                      else None for a in axes]
+                x0 = lo[0] if lo[0] is not None else min(xs)
+                x1 = hi[0] if hi[0] is not None else max(xs)
+                y0 = (lo[1] if len(axes) > 1 and lo[1] is not None else min(ys))
+                y1 = (hi[1] if len(axes) > 1 and hi[1] is not None else max(ys))
+                ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, ls="--", color="black",
+                                       label="PRIM box"))
+            ax.set_xlabel(names[axes[0]])
+            if len(axes) > 1:
+                ax.set_ylabel(names[axes[1]])
+            ax.set_title(f"Where {req.requirement} fails")
+            ax.legend(loc="best")
+            return figure
+    return build
+
+
+def explore_markdown(summary: ExploreSummary, points: pd.DataFrame, figure_files: dict[str, str],
+                     figures: Figures) -> str:
+    """report.md of an exploration."""
+    lines = [f"# tokensim explore report: {md_escape(summary.scenario)}", "", "## The answer", ""]
+    lines += [f"- {line}" for line in summary.answer] + [""]
+    lines += ["## What was explored", "",
+              f"The policy {md_escape(value_text(summary.policy))}"
+              + (f" with {md_escape(value_text(summary.overrides))}" if summary.overrides else "")
+              + f", at {len(summary.points)} points of a Latin hypercube over the uncertain values, each with "
+              f"{summary.replications} replications (seed {summary.seed}). A requirement fails at a point when it "
+              f"does not hold with 95% confidence (one-sided bound). Boxes: {summary.method}.", ""]
+    for req in summary.requirements:
+        lines += [f"### `{req.requirement}`", "",
+                  f"Fails at {req.failures} of {req.points} points."]
+        if req.box is not None:
+            lines += [f"PRIM box: {md_escape(' and '.join(req.rules))}: coverage "
+                      f"{formatter(share=True)(req.box.coverage)}, density {formatter(share=True)(req.box.density)},"
+                      f" {req.box.points} points inside.", ""]
+        lines.append("")
+    lines += ["## Figures", ""]
+    for name, (heading, _, caption) in figures.items():
+        if name in figure_files:
+            lines += figure_lines(heading, figure_files[name], caption)
+    lines += ["---", "", f"*Generated by tokensim {__version__}; every point is in points.parquet.*", ""]
+    return "\n".join(lines)
