@@ -227,4 +227,47 @@ BROKEN_CASES: list[BrokenCase] = [
     ),
     ("recursive-alias", insert(1, "description: &d [*d]"), 2, ["recursive alias"]),
     ("two-documents", VALID + "---\n" + VALID, 13, ["invalid YAML", "single document"]),
+    # --- optimize: and uncertain: ---------------------------------------------------------------------
+    (
+        "optimize-unknown-path",
+        insert(12, "optimize:", "  minimize: stored_rows_peak", "  over:", "    policy.sliding_lifetme: {low: 1d, high: 9d}",
+               "  budget: {runs: 10}", "  indifference: 1"),
+        16,
+        ["optimize.over.policy.sliding_lifetme", "did you mean 'sliding_lifetime'?"],
+    ),
+    (
+        "optimize-unknown-metric",
+        insert(12, "optimize:", "  minimize: stored_rows_peek", "  over:", "    policy.sliding_lifetime: [1d, 9d]",
+               "  budget: {runs: 10}", "  indifference: 1"),
+        14,
+        ["optimize.minimize", "did you mean 'stored_rows_peak'?"],
+    ),
+    (
+        "optimize-range-backwards",
+        insert(12, "optimize:", "  minimize: stored_rows_peak", "  over:", "    policy.sliding_lifetime: {low: 9d, high: 1d}",
+               "  budget: {runs: 10}", "  indifference: 1"),
+        16,
+        ["optimize.over.policy.sliding_lifetime", "low must be below high"],
+    ),
+    (
+        "optimize-no-budget-kind",
+        insert(12, "optimize:", "  minimize: stored_rows_peak", "  over:", "    policy.sliding_lifetime: [1d, 9d]",
+               "  budget: {}", "  indifference: 1"),
+        17,
+        ["optimize.budget", "give one of user_years or runs"],
+    ),
+    (
+        "uncertain-also-decided",
+        insert(12, "optimize:", "  minimize: stored_rows_peak", "  over:", "    policy.sliding_lifetime: [1d, 9d]",
+               "  budget: {runs: 10}", "  indifference: 1", "uncertain:", "  over:",
+               "    policy.sliding_lifetime: {low: 1d, high: 9d}"),
+        21,
+        ["uncertain.over.policy.sliding_lifetime", "also a decision variable"],
+    ),
+    (
+        "uncertain-bad-robust",
+        insert(12, "uncertain:", "  robust: best", "  over:", "    population.office.users: {low: 5, high: 9}"),
+        14,
+        ["uncertain.robust", "'worst' or a quantile"],
+    ),
 ]
