@@ -50,4 +50,4 @@ def test_explore_finds_the_box_where_a_requirement_fails(tmp_path):
     assert 0 < found.failures < found.points
     assert found.box is not None
     low, high = found.box.limits["population.p.activity.sessions_per_day"]
-    assert low <= 0.3 and high < 3
+    assert low < high < 3  # the box leaves out the high session rates, where it holds
