@@ -84,8 +84,8 @@ def as_duration(value: object) -> float:
         return parse_duration(value)
     except OverflowError:
         raise ValueError(f"expected {DURATION_HELP}, got a number too large: {shown(value)}") from None
-    except ValueError:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+    except ValueError as exc:
+        if "negative" in str(exc):
             raise ValueError(f"must not be negative: expected {DURATION_HELP}, got {shown(value)}") from None
         raise ValueError(f"expected {DURATION_HELP}, got {shown(value)}") from None
 

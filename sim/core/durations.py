@@ -20,9 +20,15 @@ MONTH = 30 * DAY
 
 UNITS: dict[str, float] = {"s": SECOND, "m": MINUTE, "h": HOUR, "d": DAY, "w": WEEK}
 
-_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>[smhdw]?)\s*$")
+_NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
+_DURATION = re.compile(rf"^\s*(?P<value>{_NUMBER})\s*(?P<unit>[smhdw]?)\s*$")
+#: Several parts, largest unit first, each unit at most once: `1h30m`, `2d12h`, `1w 2d`.
+_COMPOUND = re.compile(
+    rf"^\s*(?:(?P<w>{_NUMBER})\s*w)?\s*(?:(?P<d>{_NUMBER})\s*d)?\s*(?:(?P<h>{_NUMBER})\s*h)?"
+    rf"\s*(?:(?P<m>{_NUMBER})\s*m)?\s*(?:(?P<s>{_NUMBER})\s*s)?\s*$"
+)
 
-DURATION_HELP = "a duration such as 90s, 15m, 1h, 15d, 2w or plain seconds"
+DURATION_HELP = "a duration such as 90s, 15m, 1h, 1h30m, 15d, 2w or plain seconds"
 
 
 def parse_duration(value: object) -> float:
@@ -39,15 +45,35 @@ def parse_duration(value: object) -> float:
         except OverflowError:
             raise ValueError(f"duration too large: {value!r}") from None
     elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-        seconds = float(match["value"]) * UNITS[match["unit"] or "s"]
+        if value.strip().startswith("-") and _parses(value.strip()[1:]):
+            raise ValueError(f"a duration must not be negative, got {value!r}")
+        seconds = _seconds(value)
     else:
         raise ValueError(f"expected {DURATION_HELP}, got {value!r}")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"expected a non-negative finite duration, got {value!r}")
+    if seconds < 0:
+        raise ValueError(f"a duration must not be negative, got {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a finite duration, got {value!r}")
     return seconds
+
+
+def _seconds(text: str) -> float:
+    """Seconds of a duration string (one part, or several largest first); ValueError otherwise."""
+    match = _DURATION.match(text)
+    if match:
+        return float(match["value"]) * UNITS[match["unit"] or "s"]
+    compound = _COMPOUND.match(text)
+    if compound and any(compound.groupdict().values()):
+        return sum(float(part) * UNITS[unit] for unit, part in compound.groupdict().items() if part)
+    raise ValueError(f"expected {DURATION_HELP}, got {text!r}")
+
+
+def _parses(text: str) -> bool:
+    try:
+        _seconds(text)
+    except ValueError:
+        return False
+    return True
 
 
 def format_duration(seconds: float | None) -> str:

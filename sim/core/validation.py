@@ -12,6 +12,7 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -48,7 +49,8 @@ class ConfigError(ValueError):
             where = self.source or ""
             if p.line is not None:
                 where = f"{where}:{p.line}" if where else f"line {p.line}"
-            lines.append(f"{where + ': ' if where else ''}{p.path or '<top>'}: {p.message}")
+            parts = [part for part in (where, p.path) if part]
+            lines.append(": ".join([*parts, p.message]))
         return "\n".join(lines)
 
 
@@ -119,7 +121,7 @@ def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: Loc = 
             message = f"unknown field {name!r}"
             message += f"; did you mean {hint!r}?" if hint else f"; valid fields: {', '.join(valid)}"
         else:
-            message = err["msg"]
+            message = _in_our_words(err["type"], err["msg"], model, loc)
             if message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
             got = repr(err.get("input"))
@@ -128,6 +130,48 @@ def describe_errors(exc: ValidationError, model: type[BaseModel], prefix: Loc = 
                 message += f" (got {got})"
         problems.append(Problem(loc=prefix + _drop_union_tags(loc), message=message))
     return problems
+
+
+#: pydantic's messages for the common kinds of error, in the project's words.
+_OUR_WORDS = {
+    "dict_type": "must be a mapping of names to values (key: value lines)",
+    "model_type": "must be a mapping of names to values (key: value lines)",
+    "list_type": "must be a list (lines starting with '- ')",
+    "tuple_type": "must be a list (lines starting with '- ')",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+}
+
+
+def _in_our_words(kind: str, message: str, model: type[BaseModel], loc: Loc) -> str:
+    """A pydantic message said as the rest of tokensim says things ("Field required" -> what is missing)."""
+    if kind == "missing":
+        field = _field_info(model, loc)
+        what = f" ({field.description.rstrip('.')})" if field is not None and field.description else ""
+        return f"required, but missing{what}"
+    if kind == "literal_error" and message.startswith("Input should be "):
+        return "must be " + message[len("Input should be "):]
+    return _OUR_WORDS.get(kind, message)
+
+
+def _field_info(model: type[BaseModel], loc: Loc) -> Any:
+    """The pydantic FieldInfo at `loc` below `model`, or None."""
+    current: list[type[BaseModel]] = [model]
+    info = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = next((cls.model_fields[part] for cls in current if part in cls.model_fields), None)
+        if info is None:
+            return None
+        current = _model_classes(info.annotation) or current
+    return info
 
 
 def _short(value: object) -> bool:

@@ -188,8 +188,11 @@ def reauth_causes(
             y = np.arange(len(labels)) + (index - (len(personas) - 1) / 2) * bar
             mean = rows["mean"].fillna(0.0).to_numpy(dtype=float)
             low, high = rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float)
-            ax.barh(y, mean, height=bar * 0.9, color=colors[persona], label=_persona_name(persona),
-                    xerr=_yerr(mean, low, high), error_kw={"ecolor": "0.25", "capsize": 3, "lw": 1})
+            ax.barh(y, mean, height=bar * 0.9, color=colors[persona], label=_persona_name(persona), alpha=0.8)
+            # whiskers drawn over the bars in a dark colour, so the lower end shows inside the bar too
+            err = _yerr(mean, low, high)
+            if err is not None:
+                ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="0.05", capsize=3, lw=1.1, zorder=3)
             ends = np.fmax(mean, np.nan_to_num(high, nan=0.0))
             right = max(right, float(ends.max(initial=0.0)))
             for yi, end, share in zip(y, ends, rows["share"].to_numpy(dtype=float), strict=True):
@@ -212,7 +215,7 @@ def reauth_causes(
 def active_chains_over_time(
     active: pd.DataFrame, warmup_days: float, title: str = "Valid refresh-token chains per user over time"
 ) -> Figure:
-    """Valid chains per user (mean over replications, band: min to max) per persona, warm-up shaded."""
+    """Valid chains per user (mean over replications, band: its 95% CI) per persona, warm-up shaded."""
     with _style():
         figure, ax = _figure()
         _warmup(ax, warmup_days)
@@ -224,7 +227,7 @@ def active_chains_over_time(
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
         _labels(ax, "simulated time (days; sampled daily at 12:00)", "valid chains per user", title)
-        _legend_below(ax, "persona (line: mean; band: lowest to highest replication)")
+        _legend_below(ax, "persona (line: mean over replications; band: its 95% confidence interval)")
     return figure
 
 
@@ -394,16 +397,22 @@ def weekly_load(load: pd.DataFrame, title: str = "Token endpoint load over a typ
         ax.stairs(refresh + logins, edges, baseline=refresh, fill=True, color=COLORS[1], alpha=0.85,
                   label="logins (authorizations)")
         ax.stairs(refresh + logins, edges, color="0.15", lw=0.8, label="total")
+        if "total_low" in load and load["total_low"].notna().any():
+            low = load["total_low"].to_numpy(dtype=float)
+            high = load["total_high"].to_numpy(dtype=float)
+            ax.fill_between(edges, np.append(low, low[-1]), np.append(high, high[-1]), step="post",
+                            color="0.1", alpha=0.18, lw=0, label="total: 95% CI over replications")
         ax.set_xlim(0, 168)
         ax.set_xticks(np.arange(0, 169, 24))
         ax.set_xticks(np.arange(12, 168, 24), labels=DAYS, minor=True)
         ax.tick_params(axis="x", which="major", labelbottom=False, length=6)
         ax.tick_params(axis="x", which="minor", length=0)
-        top = float(np.nanmax(refresh + logins, initial=0.0))
+        highest = np.fmax(refresh + logins, load.get("total_high", refresh + logins))
+        top = float(np.nanmax(highest, initial=0.0))
         ax.set_ylim(0, top * 1.22 if top > 0 else 1.0)  # headroom for the legend above the data
         _labels(ax, "hour of the week (Monday 00:00 to Sunday 24:00)", "requests per second (hourly mean)",
                 title)
-        ax.legend(loc="upper right", ncols=3)
+        ax.legend(loc="upper right", ncols=2)
     return figure
 
 
@@ -639,6 +648,35 @@ def _place_labels(ax: Axes, figure: Figure, x: np.ndarray, y: np.ndarray, labels
         ax.annotate(labels[i], xy=(x[i], y[i]), xytext=(tx, ty), textcoords="data", ha="center",
                     va="center", fontsize=8, color="#a01c1c" if front[i] else "0.25", arrowprops=arrow,
                     zorder=5)
+
+
+def paired_differences(frame: pd.DataFrame, baseline: str, xlabel: str, title: str) -> Figure:
+    """Each cell's difference from the baseline: the paired 95% interval (common random numbers) as a
+    dark bar, the unpaired (Welch) interval of the same replications as a light one behind it.
+
+    Columns read: label, mean, ci_low, ci_high, unpaired_low, unpaired_high.
+    """
+    with _style():
+        height = max(2.6, 1.3 + 0.42 * max(1, len(frame)))
+        figure, ax = _figure(height=height)
+        if frame.empty:
+            _note(ax, "Only the baseline: no difference to show")
+        y = np.arange(len(frame))
+        for yi, row in zip(y, frame.itertuples(index=False), strict=True):
+            ax.plot([row.unpaired_low, row.unpaired_high], [yi, yi], color=COLORS[0], alpha=0.3, lw=8,
+                    solid_capstyle="butt", label="unpaired (Welch) 95% CI" if yi == 0 else None)
+            ax.plot([row.ci_low, row.ci_high], [yi, yi], color=COLORS[0], lw=2.5,
+                    label="paired 95% CI (common random numbers)" if yi == 0 else None)
+            ax.plot([row.mean], [yi], "o", color="0.1", ms=5, label="mean difference" if yi == 0 else None)
+        ax.axvline(0, color="0.3", lw=1, ls="--")
+        labels = [textwrap.fill(str(label), 34, break_on_hyphens=False) for label in frame["label"]]
+        ax.set_yticks(y, labels)
+        ax.invert_yaxis()
+        ax.grid(axis="y", visible=False)
+        _labels(ax, xlabel, "", title)
+        if len(frame):
+            _legend_below(ax, f"each cell minus the baseline ({textwrap.shorten(baseline, 70)})")
+    return figure
 
 
 # --- saving ---------------------------------------------------------------------------------------

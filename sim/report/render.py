@@ -72,3 +72,9 @@ def md_prose(text: str) -> str:
     """Like `md_escape`, but `code spans` written in the text stay code (a scenario's description)."""
     parts = _CODE_SPAN.split(str(text))
     return "".join(part if index % 2 else md_escape(part) for index, part in enumerate(parts))
+
+
+def md_code(text: str) -> str:
+    """Text as an inline code span in a table cell: kept literally (no escapes inside code), pipes
+    escaped for the table and backticks replaced, which a code span cannot hold."""
+    return "`" + str(text).replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"

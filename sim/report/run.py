@@ -14,7 +14,7 @@ from sim.core.metric_names import ALL, METRIC_UNITS
 from sim.report import plots, tables
 from sim.report.data import RunFiles
 from sim.report.numbers import SAME_EVERYWHERE, formatter, metric_text, zero_width
-from sim.report.render import md_escape
+from sim.report.render import md_code, md_escape, md_prose
 from sim.report.text import (
     dist_text,
     persona_sentences,
@@ -166,7 +166,7 @@ def run_markdown(
     figures = figures if figures is not None else run_figures(files)
     lines = [f"# tokensim report: {md_escape(summary.scenario)}", ""]
     if summary.description:
-        lines += [md_escape(summary.description), ""]
+        lines += [md_prose(summary.description), ""]
     lines += requirements_section(summary, requirements)
     lines += ["## Headline figures", ""]
     lines += [f"- {sentence}" for sentence in run_headline(summary)]
@@ -232,7 +232,7 @@ def scenario_tables(scenario: dict[str, Any]) -> list[str]:
             lines.append(f"| `{key}` | {md_escape(dist_text(value))} |")
     lines += ["", "### Population", ""]
     personas = scenario["population"]
-    lines.append("| | " + " | ".join(md_escape(p["name"]) for p in personas) + " |")
+    lines.append("| setting | " + " | ".join(md_escape(p["name"]) for p in personas) + " |")
     lines.append("| --- " * (len(personas) + 1) + "|")
     keys: list[tuple[str, str | None]] = [("users", None), ("devices", None)]
     for section in PERSONA_SECTIONS:
@@ -286,7 +286,7 @@ def requirements_section(summary: RunSummary, verdicts: list[Verdict] | None) ->
     for v in verdicts:
         estimate = verdict_estimate(v)
         result = "holds" if v.holds else f"**fails**: {v.reason(formatter(v.requirement.metric))}"
-        lines.append(f"| `{md_escape(v.requirement.text)}` | {estimate} | {md_escape(result)} |")
+        lines.append(f"| {md_code(v.requirement.text)} | {estimate} | {md_escape(result)} |")
     if any(zero_width({"mean": v.mean, "ci95": (v.low, v.high)}) for v in verdicts):
         lines += ["", f"`{SAME_EVERYWHERE}`: every replication gave the same value; the interval has no "
                   "width, which is not certainty."]

@@ -12,7 +12,7 @@ from sim.analysis.verdicts import Verdict
 from sim.core.metric_names import ALL
 from sim.report import plots, tables
 from sim.report.numbers import difference_with_ci, metric_text, num, pct, with_ci
-from sim.report.render import md_escape
+from sim.report.render import md_code, md_escape, md_prose
 from sim.report.run import Figures, figure_lines, scenario_tables, verdict_estimate
 from sim.scenario.paths import short_names
 
@@ -57,6 +57,12 @@ def sweep_figures(summary: SweepSummary) -> Figures:
         return plots.metric_over_values(overall, x, FRICTION_LABEL, f"Forced re-authentications ({name})",
                                         group=group, xlabel=_axis(x), connect=x != "label")
 
+    def differences() -> Figure:
+        baseline = summary.cell(summary.baseline).label
+        return plots.paired_differences(tables.difference_frame(summary), baseline,
+                                        f"difference in {FRICTION_LABEL}",
+                                        f"Differences from the baseline ({name})")
+
     def grid() -> Figure:
         assert group is not None
         return plots.metric_heatmap(overall, x, group, f"Forced re-authentications ({name})",
@@ -79,6 +85,15 @@ def sweep_figures(summary: SweepSummary) -> Figures:
             "users.",
         ),
     }
+    if len(summary.cells) > 1:
+        figures["sweep_differences"] = (
+            "Differences from the baseline", differences,
+            "Each cell's forced re-authentications per user per month minus the baseline's. Dark: the paired "
+            "95% interval (replication by replication: every cell simulates the same users with the same "
+            "random numbers); light: the unpaired (Welch) interval of the same replications, what the "
+            "comparison would give without common random numbers. A dark bar clear of the dashed line is a "
+            "real difference even where the cells' own intervals overlap.",
+        )
     if heatmap:
         figures["sweep_heatmap"] = (
             "The same as a grid", grid,
@@ -152,7 +167,7 @@ def sweep_markdown(
     frame = tables.sweep_frame(summary)
     lines = [f"# tokensim sweep report: {md_escape(summary.scenario)}", ""]
     if summary.description:
-        lines += [md_escape(summary.description), ""]
+        lines += [md_prose(summary.description), ""]
     lines += sweep_requirements(summary, requirements)
     lines += ["## Headline figures", ""] + [f"- {s}" for s in sweep_headline(summary, frame)] + [""]
     lines += [
@@ -224,7 +239,7 @@ def sweep_requirements(summary: SweepSummary, verdicts: dict[str, list[Verdict]]
     first = (f"**{len(failing)} of {len(verdicts)} cells fail a requirement**" if failing
              else f"**Every requirement holds in all {len(verdicts)} cells** with 95% confidence")
     lines = ["## Requirements", "", first + ".", "",
-             "| cell | " + " | ".join(f"`{md_escape(t)}`" for t in texts) + " |",
+             "| cell | " + " | ".join(md_code(t) for t in texts) + " |",
              "| --- " * (len(texts) + 1) + "|"]
     for cell in summary.cells:
         found = verdicts.get(cell.cell, [])

@@ -67,7 +67,8 @@ def cause_frame(metrics: pd.DataFrame, personas: Sequence[str] | None = None) ->
     """Forced re-authentications per user and month by cause and persona (causes that occur only).
 
     `metrics` is a `metric_frame`. Columns: persona, cause, label, mean, ci_low, ci_high, share (of the
-    persona's forced re-authentications). With several personas, `"*"` (everyone) comes first.
+    persona's forced re-authentications). With several personas, `"*"` (everyone) comes first. Causes are
+    sorted from the most frequent (for the first persona listed) to the least.
     """
     prefix = f"{FRICTION}."
     rows = metrics[metrics["metric"].str.startswith(prefix)].copy()
@@ -77,8 +78,10 @@ def cause_frame(metrics: pd.DataFrame, personas: Sequence[str] | None = None) ->
         names = [p for p in names if p == ALL] or names
     rows = rows[rows["persona"].isin(names)]
     totals = metrics[metrics["metric"] == FRICTION].set_index("persona")["mean"]
-    occurring = rows.groupby("cause")["mean"].max()
-    occurring = [c for c in CAUSES if occurring.get(c, 0.0) > 0]
+    largest = rows.groupby("cause")["mean"].max()
+    first = rows[rows["persona"] == names[0]].set_index("cause")["mean"] if names else largest
+    occurring = [c for c in CAUSES if largest.get(c, 0.0) > 0]
+    occurring.sort(key=lambda cause: (-float(first.get(cause, 0.0) or 0.0), -float(largest[cause])))
     rows = rows[rows["cause"].isin(occurring)]
     rows["label"] = rows["cause"].map(CAUSE_WORDS).fillna(rows["cause"])
     rows["share"] = [
@@ -217,13 +220,14 @@ def active_over_time(timeseries: pd.DataFrame, users: Mapping[str, int], every_h
                      at_hour: int = 12) -> pd.DataFrame:
     """Active chains per user over the whole run (warm-up included), per persona, sampled daily at noon.
 
-    Columns: persona, day, mean, low, high (mean, minimum and maximum over replications of the
-    persona's active chains divided by its users).
+    Columns: persona, day, mean, low, high (the mean over replications of the persona's active chains
+    divided by its users, and its 95% Student-t confidence interval; no interval with one replication).
     """
     sampled = timeseries[(timeseries["hour"] % every_hours) == at_hour].copy()
     sampled["per_user"] = sampled["active_chains"] / sampled["persona"].map(users).astype(float)
     grouped = sampled.groupby(["persona", "hour"], sort=False)["per_user"]
-    out = grouped.agg(mean="mean", low="min", high="max").reset_index()
+    out = grouped.agg(mean="mean", sd="std", n="count").reset_index()
+    out["low"], out["high"] = mean_interval(out["mean"], out["sd"], out["n"])
     out["day"] = out["hour"] * HOUR / DAY
     order = {p: i for i, p in enumerate(users)}
     out = out.sort_values(["persona", "hour"], key=lambda s: s.map(order) if s.name == "persona" else s)
@@ -265,7 +269,9 @@ def weekly_load(timeseries: pd.DataFrame, warmup: float) -> pd.DataFrame:
 
     Hours from the first whole hour after the warm-up; requests summed over personas per replication and
     hour, then averaged over every week and replication. Time zero is a Monday 00:00. Columns:
-    hour_of_week, logins_per_s, refreshes_per_s, total_per_s (refreshes include failed ones and retries).
+    hour_of_week, logins_per_s, refreshes_per_s, total_per_s (refreshes include failed ones and retries),
+    total_low, total_high (the 95% confidence interval of the total over replications: each replication's
+    own weekly profile is one observation).
     """
     first = math.ceil(warmup / HOUR)
     window = timeseries[timeseries["hour"] >= first]
@@ -274,6 +280,11 @@ def weekly_load(timeseries: pd.DataFrame, warmup: float) -> pd.DataFrame:
     per_hour["hour_of_week"] = per_hour["hour"] % HOURS_PER_WEEK
     mean = per_hour.groupby("hour_of_week")[["authorizations", "refreshes"]].mean()
     mean = mean.reindex(range(HOURS_PER_WEEK), fill_value=0.0)
+    per_replication = per_hour.assign(total=per_hour["authorizations"] + per_hour["refreshes"])
+    profile = per_replication.groupby(["replication", "hour_of_week"])["total"].mean() / HOUR
+    spread = profile.groupby("hour_of_week").agg(mean="mean", sd="std", n="count")
+    spread = spread.reindex(range(HOURS_PER_WEEK))
+    low, high = mean_interval(spread["mean"], spread["sd"], spread["n"])
     out = pd.DataFrame(
         {
             "hour_of_week": np.arange(HOURS_PER_WEEK),
@@ -282,7 +293,18 @@ def weekly_load(timeseries: pd.DataFrame, warmup: float) -> pd.DataFrame:
         }
     )
     out["total_per_s"] = out["logins_per_s"] + out["refreshes_per_s"]
+    out["total_low"], out["total_high"] = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     return out
+
+
+def mean_interval(mean: pd.Series, sd: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The 95% Student-t interval of a mean from its sample's standard deviation and size (NaN with fewer
+    than 2 values)."""
+    count = n.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.975, count - 1) * sd / np.sqrt(count)
+    half = half.where(count >= 2)
+    return mean - half, mean + half
 
 
 def active_per_user_counts(
@@ -406,3 +428,19 @@ def _days(value: Any) -> float | None:
 
 def _nan(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def difference_frame(summary: SweepSummary, metric: str = FRICTION) -> pd.DataFrame:
+    """Every cell's difference from the baseline for one metric (everyone): cell, label, mean, ci_low,
+    ci_high (paired over replications), unpaired_low, unpaired_high (Welch); the baseline is left out."""
+    rows = []
+    for cell in summary.cells:
+        diff = (cell.difference_from_baseline or {}).get(metric)
+        if diff is None:
+            continue
+        rows.append({"cell": cell.cell, "label": cell.label, "mean": _nan(diff.mean),
+                     "ci_low": _nan(diff.low), "ci_high": _nan(diff.high),
+                     "unpaired_low": _nan(diff.unpaired_ci95[0]),
+                     "unpaired_high": _nan(diff.unpaired_ci95[1])})
+    columns = ["cell", "label", "mean", "ci_low", "ci_high", "unpaired_low", "unpaired_high"]
+    return pd.DataFrame(rows, columns=columns)

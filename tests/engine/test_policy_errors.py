@@ -41,8 +41,8 @@ INVALID: list[tuple[str, Any, str, list[str]]] = [
         ["'reuse'", "'one_time'", "rotate"],
     ),
     ("zero absolute", {"absolute_lifetime": 0}, "absolute_lifetime", ["positive duration", "got 0"]),
-    ("negative number", {"absolute_lifetime": -5}, "absolute_lifetime", ["non-negative", "-5"]),
-    ("negative string", {"sliding_lifetime": "-5s"}, "sliding_lifetime", ["90s, 15m, 1h, 15d, 2w", "'-5s'"]),
+    ("negative number", {"absolute_lifetime": -5}, "absolute_lifetime", ["must not be negative", "-5"]),
+    ("negative string", {"sliding_lifetime": "-5s"}, "sliding_lifetime", ["must not be negative", "'-5s'"]),
     (
         "garbage duration",
         {"absolute_lifetime": "ten days"},
@@ -63,7 +63,7 @@ INVALID: list[tuple[str, Any, str, list[str]]] = [
         "negative reuse interval",
         {"refresh_token_usage": "one_time", "reuse_interval": "-1s"},
         "reuse_interval",
-        ["expected a duration", "'-1s'"],
+        ["must not be negative", "'-1s'"],
     ),
     ("cap 0", {"max_tokens_per_user": 0}, "max_tokens_per_user", ["at least 1", "'unlimited'", "got 0"]),
     ("cap True", {"max_tokens_per_user": True}, "max_tokens_per_user", ["whole number", "True"]),
@@ -113,7 +113,7 @@ INVALID: list[tuple[str, Any, str, list[str]]] = [
         "preset",
         ["unknown preset 'zitadel'", "available: visma_connect"],
     ),
-    ("preset not a string", {"preset": 3}, "preset", ["valid string"]),
+    ("preset not a string", {"preset": 3}, "preset", ["must be text"]),
     (
         "reuse_interval with reuse",
         {"refresh_token_usage": "reuse", "reuse_interval": "10s"},
@@ -127,9 +127,9 @@ INVALID: list[tuple[str, Any, str, list[str]]] = [
         ["'evict_oldest'", "'evict_least_recently_used'", "'reject_new'", "evict_newest"],
     ),
     ("bad on_reuse", {"on_reuse": "revoke"}, "on_reuse", ["'reject'", "'revoke_family'", "'revoke'"]),
-    ("non-dict list", [1, 2], "", ["<top>", "valid dictionary"]),
-    ("non-dict string", "reuse", "", ["<top>", "valid dictionary"]),
-    ("non-dict None", None, "", ["<top>", "valid dictionary"]),
+    ("non-dict list", [1, 2], "", ["must be a mapping of names to values"]),
+    ("non-dict string", "reuse", "", ["must be a mapping of names to values"]),
+    ("non-dict None", None, "", ["must be a mapping of names to values"]),
 ]
 
 
@@ -142,7 +142,7 @@ def test_invalid_policy(data: Any, field: str, words: list[str]) -> None:
     error = excinfo.value
     message = str(error)
     assert [p.path for p in error.problems] == [field], message
-    assert message.startswith(f"{field or '<top>'}: "), message
+    assert message.startswith(f"{field}: ") if field else "<top>" not in message, message
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
 

@@ -78,7 +78,7 @@ def test_markdown_references_every_figure_and_says_what_was_simulated(
     assert f"| replications | {summary['replications']} " in text
     assert "| `sliding_lifetime` | 3d |" in text
     assert "| `max_tokens_per_user` | 2 |" in text
-    assert "| | office | mobile |" in text  # the population, one column per persona
+    assert "| setting | office | mobile |" in text  # the population, one column per persona
     assert "horizon | 21 days (the first 3 are a warm-up" in text
 
 

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.summary import SweepSummary
 from sim.analysis.tradeoff import DWELL, FRICTION
 from sim.cli.main import COMMANDS, main
 from sim.core.metric_names import METRIC_UNITS
-from sim.report import build_report
+from sim.report import build_report, tables
 from tests.report.conftest import agrees, assert_self_contained, stamp
 
 SWEEP = """\
@@ -67,8 +68,8 @@ def test_report_of_a_real_sweep(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     assert main(["sweep", str(scenario), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     assert main(["report", str(out), "--quiet"]) == 0
-    check_figures(out, {"sweep_friction", "sweep_heatmap", "pareto"})
-    assert_self_contained((out / "report.html").read_text(), images=3)
+    check_figures(out, {"sweep_friction", "sweep_differences", "sweep_heatmap", "pareto"})
+    assert_self_contained((out / "report.html").read_text(), images=4)
 
     summary = json.loads((out / "summary.json").read_text())
     text = (out / "report.md").read_text()
@@ -160,10 +161,10 @@ def test_report_of_a_synthesised_sweep(tmp_path: Path, with_resolved: bool, dwel
     out = tmp_path / "sweep"
     summary = synthesise_sweep(out, with_resolved, dwell)
     paths = build_report(out)
-    expected = {"sweep_friction", "sweep_heatmap", "pareto"}
+    expected = {"sweep_friction", "sweep_differences", "sweep_heatmap", "pareto"}
     check_figures(out, expected)
     assert set(paths.figures) == expected
-    assert_self_contained(paths.html.read_text(), images=3)
+    assert_self_contained(paths.html.read_text(), images=4)
     text = paths.markdown.read_text()
     # least friction by construction: 90d and a cap of 10 (level 0.3)
     assert "- Least friction: **absolute_lifetime=90d, max_tokens_per_user=10**" in text
@@ -183,3 +184,18 @@ def test_report_of_a_synthesised_sweep(tmp_path: Path, with_resolved: bool, dwel
     best = next(c for c in summary["cells"] if c["label"].endswith("90d, max_tokens_per_user=10"))
     value = re.search(r"Least friction: \*\*[^*]+\*\*: (?P<v>[\d.]+)", text)
     assert value is not None and agrees(value["v"], best["metrics"][FRICTION]["mean"])
+
+
+def test_the_differences_figure_shows_the_summary_s_paired_and_unpaired_intervals(tmp_path: Path) -> None:
+    scenario = tmp_path / "sweep.yaml"
+    scenario.write_text(SWEEP)
+    real = tmp_path / "real"
+    assert main(["sweep", str(scenario), "--out", str(real), "--workers", "1", "--quiet"]) == 0
+    summary = SweepSummary.read(real / "summary.json")
+    frame = tables.difference_frame(summary).set_index("cell")
+    assert list(frame.index) == [c.cell for c in summary.cells[1:]]  # every cell but the baseline
+    for cell in summary.cells[1:]:
+        diff = cell.difference_from_baseline[FRICTION]
+        row = frame.loc[cell.cell]
+        assert (row["mean"], row["ci_low"], row["ci_high"]) == (diff.mean, diff.low, diff.high)
+        assert (row["unpaired_low"], row["unpaired_high"]) == diff.unpaired_ci95

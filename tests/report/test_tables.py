@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from sim.analysis.summary import RunSummary
 from sim.analysis.tradeoff import idle_window_days, pareto_mask
@@ -176,3 +177,41 @@ def test_every_figure_function_returns_a_titled_labelled_figure() -> None:
         if figure is not figures[1]:  # one persona's causes need no legend
             assert ax.get_legend() is not None or len(figure.axes) > 1, title  # a legend, or a colour bar
         assert plots.figure_bytes(figure, "png")[:4] == b"\x89PNG"
+
+
+def test_the_active_chains_band_is_the_t_interval_over_replications() -> None:
+    rng = np.random.default_rng(4)
+    rows = [{"replication": r, "persona": "a", "hour": h, "active_chains": int(rng.integers(0, 30))}
+            for r in range(4) for h in (12, 36)]
+    frame = tables.active_over_time(pd.DataFrame(rows), {"a": 10})
+    for hour, row in zip((12, 36), frame.itertuples(), strict=True):
+        values = [r["active_chains"] / 10 for r in rows if r["hour"] == hour]
+        low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+        assert (row.low, row.high) == (pytest.approx(low), pytest.approx(high))
+    one = tables.active_over_time(pd.DataFrame([r for r in rows if r["replication"] == 0]), {"a": 10})
+    assert one["low"].isna().all() and one["high"].isna().all()  # one replication: no interval
+
+
+def test_the_weekly_load_band_is_the_t_interval_of_each_replication_s_profile() -> None:
+    rows = []
+    for replication in range(3):
+        for hour in range(2 * 168):  # two weeks; the hour of week 5 differs between replications
+            refreshes = 3600 * (1 + replication) if hour % 168 == 5 else 3600
+            rows.append({"replication": replication, "persona": "a", "hour": hour, "authorizations": 0,
+                         "refreshes": refreshes})
+    load = tables.weekly_load(pd.DataFrame(rows), warmup=0.0).set_index("hour_of_week")
+    low, high = stats.t.interval(0.95, 2, loc=2.0, scale=stats.sem([1.0, 2.0, 3.0]))
+    assert load.loc[5, "total_per_s"] == pytest.approx(2.0)
+    assert (load.loc[5, "total_low"], load.loc[5, "total_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert load.loc[6, "total_low"] == load.loc[6, "total_high"] == pytest.approx(1.0)  # no spread
+
+
+def test_causes_are_sorted_from_the_most_frequent() -> None:
+    metrics = pd.DataFrame([
+        {"persona": "*", "metric": "forced_reauth_per_user_month", "mean": 1.0, "ci_low": 0.9, "ci_high": 1.1,
+         "unit": ""},
+        *({"persona": "*", "metric": f"forced_reauth_per_user_month.{cause}", "mean": value, "ci_low": value,
+           "ci_high": value, "unit": ""}
+          for cause, value in (("absolute_expiry", 0.1), ("sliding_expiry", 0.6), ("evicted", 0.3))),
+    ])
+    assert tables.cause_frame(metrics)["cause"].tolist() == ["sliding_expiry", "evicted", "absolute_expiry"]

@@ -95,7 +95,7 @@ BROKEN_CASES: list[BrokenCase] = [
         "section-not-a-mapping",
         insert(12, "    faults: 5"),
         13,
-        ["population[0].faults", "valid dictionary", "5"],
+        ["population[0].faults", "must be a mapping of names to values", "5"],
     ),
     (
         "unknown-schedule",
@@ -107,7 +107,7 @@ BROKEN_CASES: list[BrokenCase] = [
         "refresh-lock-not-boolean",
         insert(12, "      refresh_lock: sometimes"),
         13,
-        ["clients.refresh_lock", "valid boolean", "'sometimes'"],
+        ["clients.refresh_lock", "must be true or false", "'sometimes'"],
     ),
     ("horizon-zero", replace(2, "horizon: 0s"), 2, ["horizon", "positive duration", "'0s'"]),
     ("horizon-not-a-duration", replace(2, "horizon: 3 months"), 2, ["horizon", "15d", "'3 months'"]),
@@ -184,7 +184,7 @@ BROKEN_CASES: list[BrokenCase] = [
         5,
         ["policy.on_cap", "'evict_oldest'", "'evict_newest'"],
     ),
-    ("missing-policy", replace(3, count=2), 1, ["policy: Field required"]),
+    ("missing-policy", replace(3, count=2), 1, ["policy: required, but missing"]),
     # --- the population ------------------------------------------------------------------------------
     (
         "empty-population",
@@ -198,7 +198,7 @@ BROKEN_CASES: list[BrokenCase] = [
         13,
         ["population[1]", "duplicate persona name 'office'", "population[0]"],
     ),
-    ("missing-users", replace(7), 6, ["population[0].users: Field required"]),
+    ("missing-users", replace(7), 6, ["population[0].users: required, but missing (How many users"]),
     # --- whole-scenario rules ------------------------------------------------------------------------
     ("warmup-not-before-horizon", insert(2, "warmup: 90d"), 3, ["warmup", "shorter than the horizon", "90d"]),
     # --- the file itself -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats
 
-from sim.core.durations import DAY, HOUR
+from sim.core.durations import DAY, HOUR, parse_duration
 from sim.scenario import (
     CountDist,
     CountDistribution,
@@ -224,3 +224,21 @@ def test_distributions_pickle(dist: Distribution) -> None:
     copy = pickle.loads(pickle.dumps(dist))
     assert copy == dist
     assert copy.sample(np.random.default_rng(5)) == dist.sample(np.random.default_rng(5))
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("1h30m", 5400.0), ("2d12h", 216000.0), ("1w 2d", 777600.0),
+                                               ("1d0.5h", 88200.0), ("90m", 5400.0)])
+def test_compound_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["-14d", "-1h30m", "-5"])
+def test_a_negative_duration_is_refused_as_negative(text: str) -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize("text", ["1m1h", "h", "1h 1h", "1.2.3s"])
+def test_malformed_durations_say_what_is_allowed(text: str) -> None:
+    with pytest.raises(ValueError, match=r"expected a duration such as 90s, 15m, 1h, 1h30m"):
+        parse_duration(text)

@@ -51,7 +51,7 @@ def test_broken_scenario(tmp_path: Path, case_id: str, text: str, line: int, fra
 
 def test_a_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nowhere.yaml"
-    assert f"{path}: <top>: file not found" in _load_error(path).render()
+    assert f"{path}: file not found" in _load_error(path).render()
 
 
 def test_a_directory(tmp_path: Path) -> None:
@@ -75,13 +75,13 @@ def test_an_unreadable_file(
         raise error
 
     monkeypatch.setattr(Path, "read_bytes", refuse)
-    assert f"{path}: <top>: {fragment}" in _load_error(path).render()
+    assert f"{path}: {fragment}" in _load_error(path).render()
 
 
 def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.yaml"
     path.write_bytes(VALID.replace("office", "caf\xe9").encode("latin-1"))
-    assert f"{path}:6: <top>: not UTF-8 text (byte 0xe9)" in _load_error(path).render()
+    assert f"{path}:6: not UTF-8 text (byte 0xe9)" in _load_error(path).render()
 
 
 def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
 def test_a_control_character_is_reported_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "control.yaml"
     path.write_text(replace(9, "      schedule: week\x07days"), encoding="utf-8")
-    assert f"{path}:9: <top>: invalid YAML: the character U+0007 is not allowed" in _load_error(path).render()
+    assert f"{path}:9: invalid YAML: the character U+0007 is not allowed" in _load_error(path).render()
 
 
 def test_a_python_tag_never_runs_anything(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_a_huge_integer_is_reported_with_its_line() -> None:
 
 def test_an_invalid_timestamp_is_a_config_error() -> None:
     with pytest.raises(
-        ConfigError, match=re.escape("date.yaml:2: <top>: invalid YAML: invalid value '2024-13-45'")
+        ConfigError, match=re.escape("date.yaml:2: invalid YAML: invalid value '2024-13-45'")
     ):
         scenario_from_yaml("horizon: 1d\nname: 2024-13-45\n", "date.yaml")
 
