@@ -26,6 +26,10 @@ class ConstraintCheck(_Frozen):
     bound: float | None
     #: The design point where the requirement is closest to failing (0 without `uncertain:`).
     design_point: int = 0
+    #: Replications there in which the metric had no value (it then fails: not shown to hold).
+    missing: int = 0
+    #: Replications there.
+    replications: int = 0
 
 
 class CandidateSummary(_Frozen):

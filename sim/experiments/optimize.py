@@ -56,6 +56,7 @@ from sim.experiments.precision import PrecisionTarget, until_precise
 from sim.experiments.progress import Progress
 from sim.experiments.selection import Feasibility, feasibility, kim_nelson
 from sim.report.numbers import formatter, num
+from sim.report.optimize_words import check_words
 from sim.scenario.model import Scenario
 from sim.scenario.optimize import Optimize, parse_objective
 from sim.scenario.overrides import with_path_overrides
@@ -187,7 +188,8 @@ class _Problem:
             point, decision = chosen
             checks.append(ConstraintCheck(requirement=req.text, status=decision.status,
                                           mean=json_number(decision.mean), bound=json_number(decision.bound),
-                                          design_point=point))
+                                          design_point=point, missing=decision.missing,
+                                          replications=decision.replications))
         candidate.checks = checks
         candidate.feasible = all(c.status == "holds" for c in checks)
 
@@ -309,6 +311,7 @@ def _search(problem: _Problem, run: Evaluator, progress: Progress) -> tuple[list
     stale = 0
     trials = 0
     label = "search"
+    started = time.perf_counter()
     progress.started(label, max(1, int(limit)), unit.replace("_", "-"))
     size = problem.space.size()
     while stale < STALE_LIMIT and len(candidates) < size:
@@ -345,7 +348,7 @@ def _search(problem: _Problem, run: Evaluator, progress: Progress) -> tuple[list
         for req, violation in zip(problem.requirements, problem.violation(candidate), strict=True):
             trial.set_constraint(req.text, violation)
         study.tell(trial, values_out if len(values_out) > 1 else values_out[0])
-    progress.finished(label, 0.0)
+    progress.finished(label, time.perf_counter() - started)
     return list(candidates.values()), trials
 
 
@@ -400,6 +403,7 @@ def _select(
                                    + (errors[0] if errors else "the budget is smaller than one candidate"))],
                           source=problem.source)
     label = "selection"
+    started = time.perf_counter()
     progress.started(label, len(chosen), "candidates")
     for c in chosen:
         c.in_selection = True
@@ -416,7 +420,7 @@ def _select(
                                systems=[c.id for c in chosen], feasible=[c.id for c in feasible],
                                infeasible=[c.id for c in chosen if not c.feasible])
     if not feasible:
-        progress.finished(label, 0.0)
+        progress.finished(label, time.perf_counter() - started)
         return summary, None, None
     n0 = max(c.replications for c in feasible)
     for c in feasible:
@@ -446,7 +450,7 @@ def _select(
         "n0": outcome.n0, "eta": outcome.eta, "h2": outcome.h2, "winner": winner.id,
         "truncated": outcome.truncated, "survivors": [feasible[i].id for i in outcome.survivors],
     })
-    progress.finished(label, 0.0)
+    progress.finished(label, time.perf_counter() - started)
     return summary, winner, precision_info
 
 
@@ -575,51 +579,64 @@ def answer(summary: OptimizeSummary) -> list[str]:
     metric = summary.objectives[0]
     fmt = formatter(parse_objective(metric)[0])
     sense = "lowest" if summary.sense == "minimize" else "highest"
+    selection = summary.selection
     if summary.recommended is None:
-        tried = len(summary.selection.systems)
-        return [f"No candidate is shown to meet every requirement with 95% confidence: the {tried} best of the "
-                f"search all fail or stay undecided within {summary.resolved_scenario['optimize']['max_replications']} "
-                "replications. Relax a requirement, widen the ranges, or raise the budget."]
+        tried = len(selection.systems)
+        lines = [f"No candidate is shown to meet every requirement with 95% confidence: the {tried} best of "
+                 f"the search all fail or stay undecided within "
+                 f"{summary.resolved_scenario['optimize']['max_replications']} replications. Relax a "
+                 "requirement, widen the ranges, or raise the budget."]
+        return lines + _failing_lines(summary, selection.infeasible)
     win = summary.candidate(summary.recommended)
-    checks = "; ".join(
-        f"{c.requirement} (estimate {_fmt_req(c.requirement, c.mean)}, one-sided 95% bound "
-        f"{_fmt_req(c.requirement, c.bound)})" for c in win.constraints)
+    checks = "; ".join(f"{c.requirement} ({check_words(c)})" for c in win.constraints)
     robust = ""
     if summary.uncertain is not None:
-        robust = (f" across all {len(summary.design)} points of the uncertainty design (the objective is the "
-                  + ("worst point" if summary.robust == "worst" else f"{summary.robust:g} quantile") + ")")
+        robust = (f" at every one of the {len(summary.design)} points of the uncertainty design (the objective "
+                  "is " + ("its worst point" if summary.robust == "worst" else
+                           f"the {summary.robust:g} quantile over the points") + ")")
+    only = len(selection.feasible) == 1
     lines = [
         f"**Ship {win.label}**: {metric} {fmt(win.objective)} "
-        f"({fmt(win.objective_ci95[0])}–{fmt(win.objective_ci95[1])}), the {sense} of the candidates that "
-        f"meet every requirement with 95% confidence{robust}."
+        f"({fmt(win.objective_ci95[0])}–{fmt(win.objective_ci95[1])}), "
+        + (f"the only one of the {len(selection.systems)} best candidates of the search shown to meet every "
+           f"requirement with 95% confidence{robust}." if only else
+           f"the {sense} of the candidates shown to meet every requirement with 95% confidence{robust}.")
         + (f" Requirements: {checks}." if checks else ""),
     ]
-    selection = summary.selection
-    if selection.truncated:
+    if only:
+        lines.append("With a single feasible candidate there was nothing left to select: the 95% guarantee here "
+                     "is that it meets every requirement; a better candidate the search never tried may exist "
+                     "(a larger budget searches further).")
+    elif selection.truncated:
         others = ", ".join(summary.candidate(i).label for i in selection.survivors if i != win.id)
         lines.append(f"The selection stopped at the replication cap with {len(selection.survivors)} candidates "
                      f"left ({others} too): they are within the indifference zone of each other at this effort, "
                      "so the 95% guarantee does not separate them; any of them will do.")
     else:
-        lines.append(f"Kim and Nelson's procedure picked it among {len(selection.feasible)} feasible "
+        lines.append(f"Kim and Nelson's procedure picked it among the {len(selection.feasible)} feasible "
                      f"candidates: it is the best with probability at least 95% unless another is within "
                      f"{num(selection.indifference)} of it.")
     also = [summary.candidate(i) for i in selection.feasible if i != win.id]
     if also:
         names = "; ".join(f"{c.label} ({metric} {fmt(c.objective)})" for c in also[:3])
         lines.append(f"Also meeting every requirement: {names}.")
-    failing = [summary.candidate(i) for i in selection.infeasible]
-    if failing:
-        first = failing[0]
-        bad = next((c for c in first.constraints if c.status != "holds"), None)
-        if bad is not None:
-            lines.append(f"Not shown to meet the requirements: e.g. {first.label} ({bad.requirement}: "
-                         f"{bad.status}, estimate {_fmt_req(bad.requirement, bad.mean)}).")
-    return lines
+    return lines + _failing_lines(summary, selection.infeasible)
 
 
-def _fmt_req(text: str, value: float | None) -> str:
-    return formatter(parse_requirement(text).metric)(value)
+def _failing_lines(summary: OptimizeSummary, ids: Sequence[str]) -> list[str]:
+    """One line on the candidates of the selection stage not shown to meet the requirements."""
+    failing = [summary.candidate(i) for i in ids]
+    if not failing:
+        return []
+    metric = summary.objectives[0]
+    fmt = formatter(parse_objective(metric)[0])
+    first = failing[0]
+    bad = next((c for c in first.constraints if c.status != "holds"), None)
+    if bad is None:
+        return []
+    count = f" ({len(failing)} of the {len(summary.selection.systems)} in the selection stage)"
+    return [f"Not shown to meet the requirements{count}: e.g. {first.label} ({metric} {fmt(first.objective)}): "
+            f"{bad.requirement} is {bad.status} after {first.replications} replications ({check_words(bad)})."]
 
 
 def _candidates_table(problem: _Problem, candidates: Sequence[Candidate]) -> pd.DataFrame:

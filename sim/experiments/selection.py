@@ -156,18 +156,23 @@ class Feasibility:
     mean: float
     bound: float
     replications: int
+    #: Replications in which the metric had no value (e.g. a percentile the data never reached).
+    missing: int = 0
 
 
 def feasibility(values: Sequence[float], threshold: float, op: str, confidence: float = 0.95) -> Feasibility:
     """Decide `mean OP threshold` from replication values by one-sided `confidence` bounds.
 
     For `<`/`<=` the upper bound must be below (at) the threshold to hold; the requirement fails when the
-    lower bound is above (at) it, i.e. it is violated with the same confidence. A metric without a value
-    (NaN in every replication) fails.
+    lower bound is above (at) it, i.e. it is violated with the same confidence. A metric without a value in
+    some replication (NaN, e.g. a 95th percentile of a dwell that too few thefts reached) fails: it is not
+    shown to hold; `mean` is then the mean of the replications that have a value and `missing` counts the
+    others.
     """
     data = [v for v in values if not math.isnan(v)]
     if len(data) < len(values) or not data:
-        return Feasibility("fails", math.nan, math.nan, len(values))
+        mean = float(np.mean(data)) if data else math.nan
+        return Feasibility("fails", mean, math.nan, len(values), missing=len(values) - len(data))
     mean = float(np.mean(data))
     upper = op.startswith("<")
     bound = one_sided_bound(data, upper, confidence)

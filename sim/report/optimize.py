@@ -9,17 +9,21 @@ PRIM box of each requirement as rules, a table of the points and a figure of whe
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, NullLocator
 
 from sim import __version__
 from sim.analysis.optimization import CandidateSummary, ExploreSummary, OptimizeSummary
 from sim.report.numbers import formatter, num
+from sim.report.optimize_words import check_cell
 from sim.report.plots import COLORS, _figure, _style
 from sim.report.render import md_escape
 from sim.report.run import figure_lines
@@ -29,6 +33,13 @@ from sim.scenario.requirements import parse_requirement
 
 Figures = dict[str, tuple[str, Callable[[], Figure], str]]
 FEASIBLE, INFEASIBLE, WINNER = COLORS[0], "#b0b0b0", COLORS[3]
+UNDECIDED = "#9ecae1"
+#: How a candidate's requirements were decided (by one-sided 95% bounds): status, colour, legend text.
+CLASSES = (("fails", INFEASIBLE, "fails a requirement"),
+           ("undecided", UNDECIDED, "not shown either way (few replications)"),
+           ("holds", FEASIBLE, "shown to meet every requirement"))
+#: Round values of days for the ticks of a logarithmic day axis.
+DAY_TICKS = (0.25, 0.5, 1, 2, 3, 5, 7, 10, 14, 20, 30, 45, 60, 90, 180, 365, 730)
 
 
 def _number(spec: dict[str, Any], value: Any) -> float | None:
@@ -41,16 +52,65 @@ def _number(spec: dict[str, Any], value: Any) -> float | None:
     return number / 86400.0 if variable.kind == "duration" else number
 
 
+def _status(c: CandidateSummary) -> str:
+    """holds when every requirement is shown to hold, fails when one is shown to fail, else undecided."""
+    statuses = {k.status for k in c.constraints}
+    if not statuses or statuses == {"holds"}:
+        return "holds"
+    return "fails" if "fails" in statuses else "undecided"
+
+
 def _candidates_frame(summary: OptimizeSummary) -> pd.DataFrame:
     rows = []
     for c in summary.candidates:
         if not c.valid or c.objective is None:
             continue
-        meets = all(k.status == "holds" for k in c.constraints) if c.constraints else True
+        status = _status(c)
         rows.append({"id": c.id, "trial": c.trial, "objective": c.objective, "objective2": c.objective2,
-                     "meets": meets, "winner": c.id == summary.recommended, "pareto": c.pareto,
-                     **{p: _number(spec, c.values[p]) for p, spec in summary.variables.items()}})
+                     "status": status, "meets": status == "holds", "winner": c.id == summary.recommended,
+                     "pareto": c.pareto, **{p: _number(spec, c.values[p]) for p, spec in summary.variables.items()}})
     return pd.DataFrame(rows)
+
+
+def _objective_scale(ax: Axes, values: pd.Series) -> None:
+    """A logarithmic objective axis when the values span more than a factor of ten (a few bad candidates
+    would otherwise squeeze the good ones against the bottom), with plain tick labels."""
+    positive = values[values > 0]
+    if len(positive) == len(values) and len(values) > 1 and positive.max() > 10 * positive.min():
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(_two_and_five))
+
+
+def _two_and_five(value: float, _: object = None) -> str:
+    """Minor tick labels of a log axis: only 2 and 5 times a power of ten (2, 5, 20, 50...)."""
+    if value <= 0:
+        return ""
+    mantissa = value / 10 ** math.floor(math.log10(value))
+    return f"{value:g}" if round(mantissa, 6) in (2.0, 5.0) else ""
+
+
+def _day_axis(ax: Axes, values: pd.Series) -> None:
+    """A logarithmic axis of days with round, plainly written ticks (2, 5, 10, 30 rather than 2 x 10^0)."""
+    ax.set_xscale("log")
+    low, high = float(values.min()), float(values.max())
+    ticks = [d for d in DAY_TICKS if low / 1.3 <= d <= high * 1.3]
+    if len(ticks) >= 2:
+        ax.set_xticks(ticks, [f"{d:g}" for d in ticks])
+        ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _scatter_classes(ax: Axes, frame: pd.DataFrame, x: str) -> None:
+    """The candidates by how their requirements were decided, and the recommended one as a star."""
+    for status, color, text in CLASSES:
+        part = frame[frame["status"] == status]
+        if not part.empty:
+            ax.scatter(part[x], part["objective"], color=color, s=24, label=text, zorder=3,
+                       edgecolors="white", linewidths=0.4)
+    win = frame[frame["winner"]]
+    if not win.empty:
+        ax.scatter(win[x], win["objective"], marker="*", s=200, color=WINNER, label="recommended", zorder=4,
+                   edgecolors="white", linewidths=0.6)
 
 
 def optimize_figures(summary: OptimizeSummary) -> Figures:
@@ -59,53 +119,47 @@ def optimize_figures(summary: OptimizeSummary) -> Figures:
     metric = summary.objectives[0]
     names = short_names(list(summary.variables))
     robust = "" if summary.uncertain is None else (
-        " (worst design point)" if summary.robust == "worst" else f" ({summary.robust:g} quantile over the design)")
+        " (worst design point)" if summary.robust == "worst"
+        else f" ({summary.robust:g} quantile over the design)")
     better = min if summary.sense == "minimize" else max
 
     def convergence() -> Figure:
         with _style():
             figure, ax = _figure()
             ordered = frame.sort_values("trial")
-            for meets, color, text in ((False, INFEASIBLE, "not meeting a requirement (means)"),
-                                       (True, FEASIBLE, "meeting every requirement (means)")):
-                part = ordered[ordered["meets"] == meets]
-                ax.scatter(part["trial"], part["objective"], color=color, s=22, label=text, zorder=3)
+            _scatter_classes(ax, ordered, "trial")
             best, line = None, []
             for row in ordered.itertuples():
                 if row.meets:
                     best = row.objective if best is None else better(best, row.objective)
                 line.append(best)
             ax.step(ordered["trial"], [np.nan if v is None else v for v in line], where="post", color="black",
-                    lw=1.2, label="best so far")
-            win = ordered[ordered["winner"]]
-            ax.scatter(win["trial"], win["objective"], marker="*", s=160, color=WINNER, label="recommended", zorder=4)
+                    lw=1.2, label="best shown to meet every requirement so far")
+            _objective_scale(ax, ordered["objective"])
             ax.set_xlabel("trial of the search")
             ax.set_ylabel(metric + robust)
             ax.set_title(f"Search convergence ({summary.scenario})")
-            ax.legend(loc="best")
+            ax.legend(loc="best", fontsize=8)
             return figure
 
     def against(path: str) -> Callable[[], Figure]:
         def build() -> Figure:
             with _style():
                 figure, ax = _figure(7.0, 4.0)
-                for meets, color, text in ((False, INFEASIBLE, "not meeting a requirement"),
-                                           (True, FEASIBLE, "meeting every requirement")):
-                    part = frame[frame["meets"] == meets]
-                    ax.scatter(part[path], part["objective"], color=color, s=22, label=text, zorder=3)
-                win = frame[frame["winner"]]
-                ax.scatter(win[path], win["objective"], marker="*", s=160, color=WINNER, label="recommended",
-                           zorder=4)
+                _scatter_classes(ax, frame, path)
                 spec = Variable.model_validate(summary.variables[path])
                 if spec.choices is not None:
                     ax.set_xticks(range(len(spec.choices)), [value_text(c) for c in spec.choices])
+                elif spec.scaled_log and spec.kind == "duration":
+                    _day_axis(ax, frame[path])
                 elif spec.scaled_log:
                     ax.set_xscale("log")
+                _objective_scale(ax, frame["objective"])
                 unit = " (days)" if spec.kind == "duration" else ""
                 ax.set_xlabel(names[path] + unit)
                 ax.set_ylabel(metric + robust)
                 ax.set_title(f"{metric} against {names[path]}")
-                ax.legend(loc="best")
+                ax.legend(loc="best", fontsize=8)
                 return figure
         return build
 
@@ -114,31 +168,33 @@ def optimize_figures(summary: OptimizeSummary) -> Figures:
         figures["convergence"] = (
             "Search convergence", convergence,
             f"{metric}{robust} of every candidate the optimiser ({summary.sampler}) proposed, in the order "
-            "proposed (means over the search replications); blue candidates' means meet every requirement, "
-            "the line is the best of those so far, the star is the recommendation after the selection stage.")
+            "proposed (means over its replications). Colour: how its requirements were decided by one-sided 95% "
+            "bounds (light blue: neither shown to hold nor to fail with the search's few replications); the "
+            "line is the best candidate shown to meet every requirement so far; the star is the recommendation "
+            "after the selection stage.")
         for path in summary.variables:
             figures[f"objective_{names[path].replace('.', '_')}"] = (
                 f"{metric} against {names[path]}", against(path),
                 f"Each candidate's {metric}{robust} against its value of `{path}` (means over its "
-                "replications; grey: its means miss a requirement).")
+                "replications; colours as in the convergence figure).")
     if len(summary.objectives) == 2 and not frame.empty:
         figures["pareto"] = ("Pareto front of the two objectives", lambda: _pareto(summary, frame), (
-            f"Every candidate whose means meet every requirement: {summary.objectives[0]} against "
-            f"{summary.objectives[1]}; red: the Pareto front (no other candidate is better in both)."))
+            f"Every candidate: {summary.objectives[0]} against {summary.objectives[1]} (means); red: the Pareto "
+            "front of those whose means meet every requirement (no other such candidate is better in both)."))
     if summary.regret:
         figures["regret"] = ("Regret of the robust choice", lambda: _regret(summary), (
             "At each point of the uncertainty design: how much worse the recommended (robust) candidate's "
             f"{metric} is than the best candidate of the selection stage that meets every requirement at that "
-            "point (0: it is the best there too)."))
+            "point (0: it is the best there too); the dashed line is the indifference zone, the smallest difference "
+            "worth telling apart."))
     return figures
 
 
 def _pareto(summary: OptimizeSummary, frame: pd.DataFrame) -> Figure:
     with _style():
         figure, ax = _figure()
-        part = frame[frame["meets"]]
-        ax.scatter(part["objective"], part["objective2"], color=FEASIBLE, s=22, label="candidates")
-        front = part[part["pareto"]].sort_values("objective")
+        ax.scatter(frame["objective"], frame["objective2"], color=INFEASIBLE, s=22, label="candidates")
+        front = frame[frame["pareto"]].sort_values("objective")
         ax.plot(front["objective"], front["objective2"], "o-", color=WINNER, label="Pareto front")
         ax.set_xlabel(summary.objectives[0])
         ax.set_ylabel(summary.objectives[1])
@@ -148,20 +204,26 @@ def _pareto(summary: OptimizeSummary, frame: pd.DataFrame) -> Figure:
 
 
 def _regret(summary: OptimizeSummary) -> Figure:
+    """Bars of the regret at each design point, against the indifference zone (what is worth telling apart)."""
     with _style():
         figure, ax = _figure(7.0, 3.8)
         points = [r.design_point + 1 for r in summary.regret]
         values = [np.nan if r.regret is None else r.regret for r in summary.regret]
-        ax.bar(points, values, color=COLORS[1])
-        ax.set_xlabel("design point")
-        ax.set_ylabel(f"regret in {summary.objectives[0]}")
+        ax.bar(points, values, color=COLORS[1], width=0.6)
+        zone = summary.selection.indifference
+        ax.axhline(zone, color="0.35", ls="--", lw=1)
+        ax.text(0.01, zone, f" indifference zone ({num(zone)})", transform=ax.get_yaxis_transform(),
+                ha="left", va="bottom", color="0.3", fontsize=8)
+        for x, value in zip(points, values, strict=True):
+            text = "no feasible candidate" if np.isnan(value) else num(value)
+            ax.text(x, 0 if np.isnan(value) else max(value, 0), text, ha="center", va="bottom", fontsize=8)
+        finite = [v for v in values if not np.isnan(v)]
+        ax.set_ylim(min(0.0, *finite) if finite else 0.0, 1.6 * max([zone, *finite]))
+        ax.set_xlabel("point of the uncertainty design")
+        ax.set_ylabel(f"regret in {summary.objectives[0]}", fontsize=8)
         ax.set_title("Regret of the robust choice at each design point")
         ax.set_xticks(points)
         return figure
-
-
-def _req_text(text: str, value: float | None) -> str:
-    return formatter(parse_requirement(text).metric)(value)
 
 
 def _evidence(summary: OptimizeSummary) -> list[str]:
@@ -177,10 +239,7 @@ def _evidence(summary: OptimizeSummary) -> list[str]:
         cells = [f"**{md_escape(c.label)}**" if c.id == summary.recommended else md_escape(c.label),
                  f"{fmt(c.objective)} ({fmt(c.objective_ci95[0])}–{fmt(c.objective_ci95[1])})"]
         for check in c.constraints:
-            mark = {"holds": "ok", "fails": "**fails**", "undecided": "undecided"}[check.status]
-            point = f", point {check.design_point + 1}" if summary.uncertain is not None else ""
-            cells.append(f"{mark}: {_req_text(check.requirement, check.mean)} (bound "
-                         f"{_req_text(check.requirement, check.bound)}{point})")
+            cells.append(check_cell(check, point=summary.uncertain is not None))
         cells.append(str(c.replications))
         cells.append(_outcome(summary, c))
         lines.append("| " + " | ".join(cells) + " |")
@@ -195,6 +254,20 @@ def _outcome(summary: OptimizeSummary, c: CandidateSummary) -> str:
     if c.eliminated_at is not None:
         return f"eliminated by KN after {c.eliminated_at} replications"
     return "survived (cap reached)"
+
+
+def _selection_line(summary: OptimizeSummary) -> str:
+    """Step 3 of "How it was chosen": KN's constants, or why there was nothing to select."""
+    selection = summary.selection
+    if len(selection.feasible) <= 1:
+        what = ("only one candidate was shown feasible, so there was nothing to select between"
+                if selection.feasible else "no candidate was shown feasible, so there was nothing to select")
+        return f"3. **Selection**: {selection.procedure}, indifference zone {num(selection.indifference)}: {what}."
+    return (f"3. **Selection**: {selection.procedure} among {len(selection.feasible)} feasible candidates, "
+            f"alpha = {selection.alpha:g}, indifference zone {num(selection.indifference)}, first stage "
+            f"n0 = {selection.n0}, eta = {selection.eta:.4g}, h² = {selection.h2:.4g}"
+            + ("; stopped at the replication cap (no guarantee between the survivors)" if selection.truncated
+               else "") + ".")
 
 
 def optimize_markdown(summary: OptimizeSummary, figure_files: dict[str, str], figures: Figures) -> str:
@@ -227,10 +300,7 @@ def optimize_markdown(summary: OptimizeSummary, figure_files: dict[str, str], fi
         "one-sided 95% bound" + (" at every design point" if summary.uncertain else "")
         + "; undecided ones got more replications (up to "
         f"{summary.resolved_scenario['optimize']['max_replications']}). Feasible: {len(selection.feasible)}.",
-        f"3. **Selection**: {selection.procedure}, alpha = {selection.alpha:g}, indifference zone "
-        f"{num(selection.indifference)}, first stage n0 = {selection.n0}, eta = {selection.eta:.4g}, "
-        f"h² = {selection.h2:.4g}" + ("; stopped at the replication cap (no guarantee between the survivors)"
-                                      if selection.truncated else "") + ".",
+        _selection_line(summary),
         f"Total simulated: {num(spent['user_years'])} user-years in {num(spent['runs'])} replications.", "",
     ]
     if summary.precision:
