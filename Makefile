@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/office-workers.yaml
 
-.PHONY: demo test lint venv dev clean bench reports servers-debian
+.PHONY: demo test lint venv dev clean bench reports notebooks servers-debian
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,20 +29,27 @@ demo: $(VENV)/.installed
 	$(BIN)/tokensim run $(SCENARIO) --out out/demo --force
 
 # Example reports of every shipped scenario, committed under reports/ (tables are not: reports/.gitignore).
-# A scenario with a sweep: section is run with `tokensim sweep`, any other with `tokensim run`.
+# compare-*.yaml is run with `tokensim compare` (the presets below), a scenario with a sweep: section with
+# `tokensim sweep`, any other with `tokensim run`.
+COMPARED_PRESETS ?= visma_connect,auth0,okta,duende_identityserver,keycloak_offline,entra_id
 reports: $(VENV)/.installed
 	@set -e; for scenario in scenarios/*.yaml; do \
 	  name=$$(basename $$scenario .yaml); \
-	  if grep -q '^sweep:' $$scenario; then \
-	    $(BIN)/tokensim sweep $$scenario --out reports/$$name --force --quiet --report; \
-	  else \
-	    $(BIN)/tokensim run $$scenario --out reports/$$name --force --quiet --report; \
-	  fi; \
+	  case $$name in \
+	    compare-*) $(BIN)/tokensim compare $$scenario --presets $(COMPARED_PRESETS) --out reports/$$name \
+	                 --force --quiet --report ;; \
+	    *) if grep -q '^sweep:' $$scenario; then \
+	         $(BIN)/tokensim sweep $$scenario --out reports/$$name --force --quiet --report; \
+	       else \
+	         $(BIN)/tokensim run $$scenario --out reports/$$name --force --quiet --report; \
+	       fi ;; \
+	  esac; \
 	  echo "reports/$$name/report.html"; \
 	done
-	$(BIN)/tokensim compare scenarios/compare-vendors.yaml --out reports/compare-vendors/compare --force --quiet \
-	  --presets visma_connect,auth0,okta,duende_identityserver,keycloak_offline,entra_id
-	@echo "reports/compare-vendors/compare/comparison.md"
+
+# The notebooks, executed top to bottom and saved with their outputs (committed that way).
+notebooks: $(VENV)/.installed-dev
+	$(BIN)/python scripts/execute_notebooks.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests

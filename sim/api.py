@@ -47,9 +47,12 @@ from sim.experiments.progress import Progress
 from sim.experiments.run import RunOutcome, run_into
 from sim.experiments.run import run as _run
 from sim.experiments.sweep import SweepResult, run_sweep
+from sim.ingest.pipeline import IngestOptions, IngestResult
+from sim.ingest.pipeline import ingest as _ingest
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
+from sim.run.executors import WORKER_TIMEOUT
 from sim.run.runner import RunResult
 from sim.scenario.loader import load_scenario, scenario_from_dict
 from sim.scenario.model import Scenario
@@ -60,6 +63,8 @@ __all__ = [
     "Comparison",
     "Estimate",
     "ExploreResult",
+    "IngestOptions",
+    "IngestResult",
     "OptimizeResult",
     "PrecisionTarget",
     "Progress",
@@ -73,6 +78,7 @@ __all__ = [
     "compare_runs",
     "explore",
     "idle_window_days",
+    "ingest",
     "load_scenario",
     "metric",
     "metric_heatmap",
@@ -150,7 +156,9 @@ def run(
     users_scale: float | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
+    allow_large: bool = False,
     precision: PrecisionLike = None,
     **path_overrides: Any,
 ) -> RunResult:
@@ -164,8 +172,8 @@ def run(
     half-width is within 2% of its mean (docs/optimize.md); `result.scenario.replications` says how many.
     """
     resolved = prepare(scenario, overrides, replications, seed, users_scale, **path_overrides)
-    return _run(resolved, workers=workers, scheduler=scheduler, progress=progress,
-                precision=_precision(precision))
+    return _run(resolved, workers=workers, scheduler=scheduler, worker_timeout=worker_timeout,
+                progress=progress, allow_large=allow_large, precision=_precision(precision))
 
 
 def run_to(
@@ -176,14 +184,19 @@ def run_to(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
+    events: str | None = None,
+    allow_large: bool = False,
     precision: PrecisionLike = None,
 ) -> RunOutcome:
-    """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked);
-    with `precision`, replications are added until the target is met (`precision.json` says how many)."""
+    """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked; with
+    `events`, every token event as that vendor's log, see docs/ingest.md); with `precision`, replications
+    are added until the target is met (`precision.json` says how many)."""
     outcome = run_into(_scenario(scenario), Path(out), fmt=fmt, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress, precision=_precision(precision))
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress, events=events,
+                       allow_large=allow_large, precision=_precision(precision))
     if report:
         build_report(out)
     return outcome
@@ -198,8 +211,10 @@ def sweep(
     fmt: str = "parquet",
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
+    allow_large: bool = False,
     precision: PrecisionLike = None,
 ) -> SweepResult:
     """`tokensim sweep`: every cell of the scenario's sweep on common random numbers, written into `out`.
@@ -209,8 +224,8 @@ def sweep(
     Raises ShardFailure when a worker or the cluster fails (finished cells are kept).
     """
     result = run_sweep(_scenario(scenario), Path(out), fmt=fmt, resume=resume, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress, source=_source(scenario),
-                       precision=_precision(precision))
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                       source=_source(scenario), allow_large=allow_large, precision=_precision(precision))
     if report:
         build_report(out)
     return result
@@ -225,13 +240,15 @@ def compare(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
+    allow_large: bool = False,
 ) -> Comparison:
     """`tokensim compare`: the scenario's population under each preset's defaults (the first is the
     baseline), on common random numbers; written into `out` when given (with its report when asked)."""
     comparison = compare_presets(_scenario(scenario), presets, workers=workers, scheduler=scheduler,
-                                 progress=progress)
+                                 worker_timeout=worker_timeout, progress=progress, allow_large=allow_large)
     if out is not None:
         comparison.write(Path(out), fmt, force)
         if report:
@@ -247,7 +264,9 @@ def check(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
+    allow_large: bool = False,
 ) -> CheckResult:
     """`tokensim check`: do the scenario's requirements and `require` hold with 95% confidence?
 
@@ -255,7 +274,16 @@ def check(
     given). An unknown metric or persona raises (ConfigError / UnknownMetricError) before anything runs.
     """
     return _check(_scenario(scenario), list(require), out=None if out is None else Path(out), force=force,
-                  workers=workers, scheduler=scheduler, progress=progress, source=_source(scenario))
+                  workers=workers, scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                  source=_source(scenario), allow_large=allow_large)
+
+
+def ingest(
+    logs: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str], options: IngestOptions
+) -> IngestResult:
+    """`tokensim ingest`: read identity-provider logs and write the activity trace at `out` (with its users
+    table and summary beside it); see docs/ingest.md for the formats and how sessions are reconstructed."""
+    return _ingest([Path(log) for log in logs], Path(out), options)
 
 
 def optimize(
@@ -266,9 +294,11 @@ def optimize(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     precision: PrecisionLike = None,
     report: bool = False,
+    allow_large: bool = False,
 ) -> OptimizeResult:
     """`tokensim optimize`: search the scenario's `optimize.over` (optuna), select the best candidate that
     meets every requirement with Kim and Nelson's procedure (probability of correct selection >= 95% within
@@ -277,8 +307,8 @@ def optimize(
     the requirements). `resume` finishes a killed optimisation; see docs/optimize.md.
     """
     result = _optimize(_scenario(scenario), Path(out), resume=resume, force=force, workers=workers,
-                       scheduler=scheduler, progress=progress, precision=_precision(precision),
-                       source=_source(scenario))
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                       precision=_precision(precision), source=_source(scenario), allow_large=allow_large)
     if report:
         build_report(out)
     return result
@@ -295,16 +325,19 @@ def explore(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     report: bool = False,
+    allow_large: bool = False,
 ) -> ExploreResult:
     """`tokensim explore`: where does the scenario's policy (with `values` set at their dotted paths, e.g.
     `optimize(...).recommended`) fail its requirements over the `uncertain:` ranges? Runs a Latin hypercube
     of `points` and finds PRIM boxes of the failures; writes points.parquet and summary.json into `out`.
     """
     result = _explore(_scenario(scenario), Path(out), values=values, require=list(require), points=points,
-                      resume=resume, force=force, workers=workers, scheduler=scheduler, progress=progress,
-                      source=_source(scenario))
+                      resume=resume, force=force, workers=workers, scheduler=scheduler,
+                      worker_timeout=worker_timeout, progress=progress, source=_source(scenario),
+                      allow_large=allow_large)
     if report:
         build_report(out)
     return result

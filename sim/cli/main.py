@@ -44,6 +44,7 @@ COMMANDS: dict[str, str] = {
     "validate": "sim.cli.commands.validate",
     "schema": "sim.cli.commands.schema",
     "demo": "sim.cli.commands.demo",
+    "ingest": "sim.cli.commands.ingest",
 }
 
 

@@ -23,6 +23,14 @@ def add_scenario_overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheduler", metavar="tcp://HOST:PORT", help="run the shards on this Dask distributed scheduler"
     )
+    parser.add_argument(
+        "--worker-timeout", metavar="DURATION", type=_duration, default=60.0,
+        help="with --scheduler: stop (exit 3) when the cluster has had no worker this long (default 60s)",
+    )
+    parser.add_argument(
+        "--allow-large", action="store_true",
+        help="run even when the estimated work is beyond tokensim's limits (see `tokensim validate`)",
+    )
 
 
 def add_output_options(parser: argparse.ArgumentParser, tables: bool = True) -> None:
@@ -37,6 +45,15 @@ def add_output_options(parser: argparse.ArgumentParser, tables: bool = True) -> 
     parser.add_argument(
         "--report", action="store_true", help="also write report.md, report.html and figures/ (as `report`)"
     )
+
+
+def _duration(text: str) -> float:
+    from sim.core.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def load_with_overrides(args: argparse.Namespace) -> Scenario:

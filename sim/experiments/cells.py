@@ -19,6 +19,7 @@ This module is pure: no I/O and no simulation.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,16 @@ from sim.scenario.paths import PathError, short_names, value_text
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 #: Longest cell id (directory names stay well below file-system limits).
 MAX_ID_LENGTH = 120
+
+
+class TooManyCells(ValueError):
+    """A sweep with more cells than allowed (the grid's value lists multiply)."""
+
+    def __init__(self, count: int, limit: int):
+        super().__init__(f"the sweep has {count:,} cells (the product of its grid's value lists), above the "
+                         f"limit of {limit:,}")
+        self.count = count
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,13 @@ def _cell_id(index: int, total: int, body: str) -> str:
     return f"{prefix}-{body}"[:MAX_ID_LENGTH].rstrip("-_.")
 
 
+def count_cells(sweep: Sweep) -> int:
+    """How many cells the sweep has, without making them (a grid is the product of its value lists)."""
+    if sweep.grid is not None:
+        return math.prod(len(values) for values in sweep.grid.values())
+    return len(sweep.cases or ())
+
+
 def expand(sweep: Sweep) -> list[Cell]:
     """The sweep's cells in order (the first is the baseline)."""
     if sweep.grid is not None:
@@ -92,14 +110,18 @@ def expand(sweep: Sweep) -> list[Cell]:
     ]
 
 
-def plan_cells(scenario: Scenario) -> list[PlannedCell]:
+def plan_cells(scenario: Scenario, max_cells: int | None = None) -> list[PlannedCell]:
     """Every cell of the scenario's sweep with its validated scenario, or the error that skips it.
 
     A cell's scenario is validated by the scenario loader from the base scenario's YAML form with the
     cell's overrides applied; its errors are recorded (rendered, without a file name) rather than raised.
+    With `max_cells`, a sweep of more cells raises TooManyCells before any is made.
     """
     if scenario.sweep is None:
         raise ValueError(f"scenario {scenario.name!r} has no sweep")
+    count = count_cells(scenario.sweep)
+    if max_cells is not None and count > max_cells:
+        raise TooManyCells(count, max_cells)
     base = base_config(scenario)
     planned = []
     for cell in expand(scenario.sweep):

@@ -21,6 +21,7 @@ from sim.core.resultset import OutputError, verify
 from sim.experiments.progress import Progress
 from sim.experiments.run import run, run_into
 from sim.experiments.sweep import run_sweep
+from sim.run.executors import WORKER_TIMEOUT
 from sim.scenario.model import Scenario
 from sim.scenario.requirements import Requirement, parse_requirements
 
@@ -114,8 +115,10 @@ def check(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     source: str | None = None,
+    allow_large: bool = False,
 ) -> CheckResult:
     """Check the scenario's requirements and `require` on its results (see the module docstring)."""
     requirements = requirements_of(scenario, require, source)
@@ -123,26 +126,30 @@ def check(
     origin = "read"
     if summary is None:
         origin = "ran"
-        summary = _results(scenario, out, force, workers, scheduler, progress, source)
+        summary = _results(scenario, out, force, workers, scheduler, progress, source, allow_large,
+                           worker_timeout)
     return verdicts(summary, requirements, origin)
 
 
 def _results(
     scenario: Scenario, out: Path | None, force: bool, workers: int | None, scheduler: str | None,
-    progress: Progress | None, source: str | None,
+    progress: Progress | None, source: str | None, allow_large: bool, worker_timeout: float,
 ) -> RunSummary | SweepSummary:
     if scenario.sweep is not None:
         if out is not None:
             resume = not force and (Path(out) / "cells").is_dir()
             return run_sweep(scenario, out, resume=resume, force=force, workers=workers, scheduler=scheduler,
-                             progress=progress, source=source).summary
+                             worker_timeout=worker_timeout, progress=progress, source=source,
+                             allow_large=allow_large).summary
         with tempfile.TemporaryDirectory(prefix="tokensim-check-") as scratch:
             return run_sweep(scenario, Path(scratch) / "sweep", workers=workers, scheduler=scheduler,
-                             progress=progress, source=source).summary
+                             worker_timeout=worker_timeout, progress=progress, source=source,
+                             allow_large=allow_large).summary
     if out is not None:
         return run_into(scenario, out, force=force, workers=workers, scheduler=scheduler,
-                        progress=progress).summary
-    with run(scenario, workers=workers, scheduler=scheduler, progress=progress) as result:
+                        worker_timeout=worker_timeout, progress=progress, allow_large=allow_large).summary
+    with run(scenario, workers=workers, scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+             allow_large=allow_large) as result:
         return result.summary
 
 

@@ -35,12 +35,14 @@ from sim.core.output import write_table, write_text_atomic
 from sim.core.resultset import ResultSet
 from sim.core.validation import ConfigError, Problem, suggest
 from sim.experiments.progress import Progress
+from sim.experiments.run import prepare_work
 from sim.policy.model import Policy
 from sim.policy.presets import PRESETS
 from sim.report.compare import comparison_figure, comparison_markdown, tradeoff_figure
 from sim.report.plots import save_figure
-from sim.run.executors import guarded, open_executor
+from sim.run.executors import WORKER_TIMEOUT, guarded, open_executor
 from sim.run.runner import run_scenario
+from sim.run.shards import default_workers
 from sim.scenario.model import Scenario
 
 #: The metrics compared (the headline metrics of a run), with their labels.
@@ -103,18 +105,21 @@ def compare_presets(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
+    allow_large: bool = False,
 ) -> Comparison:
     """Run the scenario's population under each preset's defaults and compare them (see the module)."""
     names = parse_presets(presets)
     policies = {name: Policy.from_dict({"preset": name}, source=f"preset {name!r} cannot be built")
                 for name in names}
     progress = progress or Progress()
+    prepare_work(scenario, workers or default_workers(), progress, allow_large, cells=len(names))
     started = time.perf_counter()
     frames = []
     try:
         progress.started("presets", len(names), "presets")
-        with open_executor(scheduler, workers) as (executor, count):
+        with open_executor(scheduler, workers, worker_timeout) as (executor, count):
             for index, (name, policy) in enumerate(policies.items()):
                 variant = scenario.model_copy(update={"policy": policy})
                 total = sum(p.users for p in variant.population) * variant.replications

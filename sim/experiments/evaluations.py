@@ -17,9 +17,9 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,9 @@ from sim import __version__
 from sim.analysis.summary import library_versions
 from sim.core.output import write_table, write_text_atomic
 from sim.core.resultset import ResultSet
+from sim.experiments.estimate import WorkEstimate, check_limits, estimate
 from sim.experiments.progress import Progress
-from sim.run.executors import guarded, open_executor
+from sim.run.executors import WORKER_TIMEOUT, guarded, open_executor
 from sim.run.runner import run_scenario
 from sim.run.shards import Executor
 from sim.scenario.model import Scenario
@@ -150,7 +151,22 @@ def remove_evaluations(out: Path, keep: set[str] | None = None) -> None:
 
 @contextmanager
 def evaluator(out: Path, results: ResultSet, workers: int | None, scheduler: str | None,
-              progress: Progress) -> Iterator[Evaluator]:
+              progress: Progress, worker_timeout: float = WORKER_TIMEOUT) -> Iterator[Evaluator]:
     """An Evaluator on local processes (or the Dask cluster at `scheduler`) for the duration of the block."""
-    with open_executor(scheduler, workers) as (executor, count):
+    with open_executor(scheduler, workers, worker_timeout) as (executor, count):
         yield Evaluator(Path(out), guarded(executor), count, progress, results)
+
+
+def check_work(variants: Sequence[Scenario], runs: float, largest: int, cores: int, progress: Progress,
+               allow_large: bool, source: str) -> WorkEstimate:
+    """Estimate the work of `runs` replications spread over these variants (at most `largest` replications
+    in one evaluation), refuse it beyond the limits of sim.experiments.estimate unless `allow_large`, and
+    say what it will cost when that is more than a minute."""
+    one = [estimate(v.model_copy(update={"replications": 1}), cores=cores) for v in variants]
+    each = max(one, key=lambda w: w.cpu_seconds)
+    work = replace(each, replications=largest, user_days=each.user_days * runs,
+                   requests=each.requests * runs, memory_bytes=max(w.memory_bytes for w in one) * largest)
+    check_limits(work, source=source, allow_large=allow_large)
+    if work.seconds > 60:
+        progress.note(f"estimated at most: {work.describe()}")
+    return work

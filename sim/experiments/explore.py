@@ -32,10 +32,12 @@ from sim.core.output import write_table, write_text_atomic
 from sim.core.resultset import OutputError, ResultSet
 from sim.core.validation import ConfigError, Problem
 from sim.experiments.design import latin_hypercube
-from sim.experiments.evaluations import FOLDER, evaluator, remove_evaluations
+from sim.experiments.evaluations import FOLDER, check_work, evaluator, remove_evaluations
 from sim.experiments.progress import Progress
 from sim.experiments.selection import feasibility
 from sim.report.numbers import formatter
+from sim.run.executors import WORKER_TIMEOUT
+from sim.run.shards import default_workers
 from sim.scenario.model import Scenario
 from sim.scenario.optimize import Variable
 from sim.scenario.overrides import with_path_overrides
@@ -77,13 +79,17 @@ def explore(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     source: str | None = None,
+    allow_large: bool = False,
 ) -> ExploreResult:
     """Run the scenario (with `values` set at their dotted paths) over a Latin hypercube of its
     `uncertain:` ranges and find where each requirement fails (see the module docstring).
 
-    Raises ConfigError without an `uncertain:` section or without any requirement, or for bad values.
+    Raises ConfigError without an `uncertain:` section or without any requirement, or for bad values;
+    TooLargeError when the points' runs are beyond the limits of sim.experiments.estimate and `allow_large`
+    is not set.
     """
     name = source or scenario.name
     if scenario.uncertain is None:
@@ -103,6 +109,8 @@ def explore(
     design = latin_hypercube(ranges, count, scenario.seed)
     variants = [with_path_overrides(base, point, source="uncertain") for point in design]
     progress = progress or Progress()
+    check_work(variants, len(variants) * base.replications, base.replications, workers or default_workers(),
+               progress, allow_large, name)
     started = time.perf_counter()
     out = Path(out)
     if (out / FOLDER).is_dir() and not (resume or force):
@@ -114,7 +122,7 @@ def explore(
             remove_evaluations(out)
         rows = []
         try:
-            with evaluator(out, results, workers, scheduler, progress) as run:
+            with evaluator(out, results, workers, scheduler, progress, worker_timeout) as run:
                 progress.started("explore", count, "points")
                 for index, (point, variant) in enumerate(zip(design, variants, strict=True)):
                     frame = run.evaluate(variant, range(reps), {"design_point": point, "values": values},

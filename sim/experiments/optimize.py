@@ -51,11 +51,13 @@ from sim.core.output import write_table, write_text_atomic
 from sim.core.resultset import OutputError, ResultSet
 from sim.core.validation import ConfigError, Problem
 from sim.experiments.design import Space, latin_hypercube
-from sim.experiments.evaluations import FOLDER, Evaluator, evaluator, remove_evaluations
+from sim.experiments.evaluations import FOLDER, Evaluator, check_work, evaluator, remove_evaluations
 from sim.experiments.precision import PrecisionTarget, until_precise
 from sim.experiments.progress import Progress
 from sim.experiments.selection import Feasibility, feasibility, kim_nelson
 from sim.report.numbers import formatter, num
+from sim.run.executors import WORKER_TIMEOUT
+from sim.run.shards import default_workers
 from sim.report.optimize_words import check_words
 from sim.scenario.model import Scenario
 from sim.scenario.optimize import Optimize, parse_objective
@@ -214,15 +216,19 @@ def optimize(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     precision: PrecisionTarget | None = None,
     source: str | None = None,
+    allow_large: bool = False,
 ) -> OptimizeResult:
     """Search, select and write the recommendation of the scenario's `optimize:` section into `out`.
 
     Raises ConfigError when the scenario has no `optimize:` section or no candidate can be built;
     OutputError when `out` cannot be used (or holds evaluations without `resume`/`force`); ShardFailure
-    when a worker or the cluster fails (finished evaluations are kept: resume).
+    when a worker or the cluster fails (finished evaluations are kept: resume); TooLargeError when the most
+    the budget and the selection stage may simulate is beyond the limits of sim.experiments.estimate and
+    `allow_large` is not set.
     """
     if scenario.optimize is None:
         raise ConfigError([Problem(("optimize",), "the scenario has no optimize: section (see "
@@ -230,6 +236,7 @@ def optimize(
     problem = _Problem(scenario, source)
     _check_variables(problem)
     progress = progress or Progress()
+    _check_work(problem, workers, progress, allow_large)
     started = time.perf_counter()
     out = Path(out)
     if (out / FOLDER).is_dir() and not (resume or force):
@@ -240,7 +247,7 @@ def optimize(
         if not resume:
             remove_evaluations(out)
         try:
-            with evaluator(out, results, workers, scheduler, progress) as run:
+            with evaluator(out, results, workers, scheduler, progress, worker_timeout) as run:
                 if run.reused == 0 and resume and (out / FOLDER).is_dir():
                     progress.note(f"resuming: evaluations saved in {out / FOLDER} are reused")
                 candidates, trials = _search(problem, run, progress)
@@ -276,6 +283,19 @@ def _check_variables(problem: _Problem) -> None:
                                     f"scenario; for {value_text(probes[0])}: {errors[0]}"))
     if problems:
         raise ConfigError(problems, source=problem.source)
+
+
+def _check_work(problem: _Problem, workers: int | None, progress: Progress, allow_large: bool) -> None:
+    """The most the optimisation may simulate (the search's budget, then every candidate of the selection
+    stage at the replication cap at every design point) against the limits of sim.experiments.estimate."""
+    scenario, spec = problem.scenario, problem.spec
+    variants = [with_path_overrides(scenario, point, source="uncertain") for point in problem.design]
+    unit, limit = _budget(problem)
+    years_per_run = sum(p.users for p in scenario.population) * scenario.horizon / (365 * DAY)
+    search = limit if unit == "runs" else limit / max(years_per_run, 1e-12)
+    runs = search + spec.candidates * max(spec.max_replications, problem.n0) * len(problem.design)
+    check_work(variants, runs, max(problem.n0, spec.max_replications), workers or default_workers(), progress,
+               allow_large, problem.source)
 
 
 # --- the search ----------------------------------------------------------------------------------------

@@ -39,12 +39,14 @@ from sim.analysis.summary import (
 from sim.core.output import write_table, write_text_atomic
 from sim.core.resultset import OutputError, ResultSet
 from sim.core.validation import ConfigError, Problem
-from sim.experiments.cells import PlannedCell, plan_cells, swept_paths
+from sim.experiments.cells import PlannedCell, TooManyCells, plan_cells, swept_paths
+from sim.experiments.estimate import LIMITS, TooLargeError
 from sim.experiments.precision import PrecisionTarget
 from sim.experiments.progress import Progress
-from sim.experiments.run import run_precise
-from sim.run.executors import guarded, open_executor
+from sim.experiments.run import prepare_work, run_precise
+from sim.run.executors import WORKER_TIMEOUT, guarded, open_executor
 from sim.run.runner import run_scenario
+from sim.run.shards import default_workers
 from sim.scenario.model import Scenario
 from sim.scenario.overrides import base_config
 from sim.scenario.paths import value_at, value_text
@@ -67,6 +69,17 @@ class SweepResult:
     reused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def planned_cells(
+    scenario: Scenario, source: str | None = None, allow_large: bool = False
+) -> list[PlannedCell]:
+    """The sweep's cells, or TooLargeError (before making them) for more cells than the limit."""
+    try:
+        return plan_cells(scenario, None if allow_large else int(LIMITS["cells"]))
+    except TooManyCells as exc:
+        message = f"{exc}; use --allow-large (allow_large=True) if you mean it"
+        raise TooLargeError([Problem(("sweep",), message)], source=source or scenario.name) from None
 
 
 def cell_dir(out: Path, cell_id: str) -> Path:
@@ -191,8 +204,10 @@ def run_sweep(
     force: bool = False,
     workers: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     source: str | None = None,
+    allow_large: bool = False,
     precision: PrecisionTarget | None = None,
 ) -> SweepResult:
     """Run (or, with `resume`, finish) every cell of the scenario's sweep into `out`, then the final tables.
@@ -213,13 +228,17 @@ def run_sweep(
         )
     progress = progress or Progress()
     started = time.perf_counter()
-    planned = plan_cells(scenario)
+    planned = planned_cells(scenario, source, allow_large)
     runnable = [p for p in planned if p.scenario is not None]
     skipped = [p for p in planned if p.scenario is None]
     if not runnable:
         problems = [Problem(("sweep",), f"cell {p.cell.id} ({p.cell.label}): {p.error}") for p in skipped]
         problems.insert(0, Problem(("sweep",), "every cell of the sweep is invalid:"))
         raise ConfigError(problems, source=source or scenario.name)
+    largest = max((p.scenario for p in runnable if p.scenario is not None),
+                  key=lambda s: sum(q.users for q in s.population) * s.horizon)
+    prepare_work(largest, workers or default_workers(), progress, allow_large, cells=len(runnable),
+                 source=source)
     cells_there = (Path(out) / "cells").is_dir()
     if cells_there and not (resume or force):
         raise OutputError(
@@ -244,7 +263,7 @@ def run_sweep(
         progress.started(label, len(runnable), "cells")
         progress.advanced(label, len(done), len(runnable))
         try:
-            with open_executor(scheduler, workers) as (executor, count):
+            with open_executor(scheduler, workers, worker_timeout) as (executor, count):
                 number = len(done)
                 for cell in runnable:
                     if cell.cell.id in done:

@@ -43,7 +43,7 @@ from sim.model import streams
 from sim.model.recording import AUTHORIZATION, REFRESH_FAILED, REFRESH_OK, SESSION, Recorder
 from sim.model.schedule import Absences, WeeklySchedule
 from sim.model.threats import Attacker, Theft, plan_thefts, settle
-from sim.policy.engine import ChainInfo, RefreshResult, TokenEngine
+from sim.policy.engine import ChainInfo, RefreshResult, SeriesResult, TokenEngine
 
 if TYPE_CHECKING:
     import numpy as np
@@ -131,6 +131,8 @@ class UserSimulation:
             persona.threats, lambda device: rng(device, streams.THEFT), n_devices, horizon
         )
         self._probing = False
+        #: The event log is on (sim/model/recording.py): every token event is also kept as a row.
+        self._events = recorder.events is not None
         recorder.begin_user(replication, persona.name, user, n_devices)
 
     def run(self) -> None:
@@ -225,6 +227,8 @@ class UserSimulation:
                 device.clock = start
             start = device.clock  # later than drawn if the device was still busy (a retry after the end)
             record(start, SESSION)
+            if self._events:
+                self.recorder.event(device.index, -1, start, "session", "ok")
             while device.next_replacement <= start:
                 device.token = device.stored = None
                 device.login_kind = NEW_DEVICE
@@ -238,6 +242,9 @@ class UserSimulation:
             if logout_chance > 0 and device.lifecycle.random() < logout_chance and device.token is not None:
                 if not self._run_ahead_to(device, end):
                     yield from self._wait(device, end)
+                if self._events:
+                    chain = self.engine.chain_of(device.token)
+                    self.recorder.event(device.index, chain, device.clock, "logout", "ok")
                 self.engine.logout(device.token, device.clock)
                 device.token = device.stored = None
                 device.login_kind = LOGIN_AFTER_LOGOUT
@@ -304,9 +311,12 @@ class UserSimulation:
         access-token expiries during the session.
         """
         limit = device.lost_in - 1  # the next lost response goes through the general path
-        assert device.token is not None  # a series starts only from a token the device holds
-        series = self.engine.refresh_series(device.token, first, before, int(min(limit, 1 << 30)))
+        presented = device.token
+        assert presented is not None  # a series starts only from a token the device holds
+        series = self.engine.refresh_series(presented, first, before, int(min(limit, 1 << 30)))
         times, tokens = series.times, series.tokens
+        if self._events:
+            self._series_events(device, presented, series)
         device.lost_in -= len(times)
         device.clock = times[-1]
         if tokens:
@@ -326,6 +336,21 @@ class UserSimulation:
             assert series.failure.reason is not None  # a failed refresh always says why
             self._reauth(device, device.clock, series.failure.reason, mid, series.failure.chain)
             self._login(device, FORCED)
+
+    def _series_events(self, device: _Device, presented: int, series: SeriesResult) -> None:
+        """The event rows of a run of refreshes made in one step (`_refresh_series`)."""
+        times = series.times
+        ok = times if series.failure is None else times[:-1]
+        chain = self.engine.chain_of(presented)
+        if ok and series.grace:
+            self.recorder.event(device.index, chain, ok[0], "refresh", "grace")
+            ok = ok[1:]
+        if ok:
+            self.recorder.events_of(device.index, chain, ok, "refresh", "ok")
+        if series.failure is not None:
+            failed_chain = series.failure.chain if series.failure.chain is not None else chain
+            reason = series.failure.reason
+            self.recorder.event(device.index, failed_chain, times[-1], "refresh", "failed", reason)
 
     def _persist(self, device: _Device, tokens: list[int]) -> None:
         """Store each new token in turn, except those the countdown says are never persisted."""
@@ -372,6 +397,10 @@ class UserSimulation:
             now = device.clock
             result = self.engine.refresh(token, now)
             self.recorder.request(now, REFRESH_OK if result.ok else REFRESH_FAILED)
+            if self._events:
+                outcome = ("grace" if result.grace else "ok") if result.ok else "failed"
+                chain = result.chain if result.chain is not None else self.engine.chain_of(token)
+                self.recorder.event(device.index, chain, now, "refresh", outcome, result.reason)
             if result.ok and not result.grace:
                 self.recorder.rotations([now])
             device.lost_in -= 1
@@ -404,6 +433,11 @@ class UserSimulation:
         now = device.clock
         grant = self.engine.authorize("u", now, device=str(device.index))
         self.recorder.request(now, AUTHORIZATION)
+        if self._events:
+            rejected = grant.refresh_token is None
+            chain = -1 if rejected or grant.chain is None else grant.chain
+            self.recorder.event(device.index, chain, now, "login",
+                                "rejected" if rejected else "ok", grant.reason if rejected else None)
         if grant.refresh_token is None:
             self.recorder.rejected_login(now)
             device.token = device.stored = None

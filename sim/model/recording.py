@@ -4,6 +4,11 @@ Behaviour processes call a `Recorder`; nothing here knows about SimPy or the eng
 recorder holds one shard's rows: chains, forced re-authentications, thefts, access tokens that outlived a
 revocation, and token-endpoint requests and token rotations counted per minute (kept as counts, not
 events, so memory does not grow with the number of refreshes).
+
+The event log (`Recorder(horizon, event_log=True)`, off by default) also keeps every token event as a
+row (EVENT_COLUMNS): logins, refreshes (the attackers' too), logouts and session starts, with the
+chain, the outcome and the failure reason, for `tokensim run --events FORMAT` (sim/ingest/export.py).
+Off, it costs nothing: `events` is None and the behaviour code does not call it.
 """
 
 from __future__ import annotations
@@ -49,6 +54,16 @@ THEFT_COLUMNS = (
     "victim_reauths",
 )
 
+#: One row per token event when the event log is on (see EVENT_KINDS and EVENT_OUTCOMES).
+EVENT_COLUMNS = ("replication", "persona", "user", "device", "chain", "at_s", "kind", "outcome", "reason")
+#: `kind` of an event row: a login (an authorization), a refresh request, a logout (a chain revoked by
+#: the device), a session start (no request: kept so exports and tests can tell sessions), a refresh
+#: request by an attacker holding a stolen token of the device.
+EVENT_KINDS = ("login", "refresh", "logout", "session", "attacker_refresh")
+#: `outcome`: `ok`; `grace` (a retry inside the reuse interval: succeeded, issued no new token);
+#: `failed` (a refresh, `reason` says why); `rejected` (a login refused at the cap).
+EVENT_OUTCOMES = ("ok", "grace", "failed", "rejected")
+
 _FLUSH_EVERY = 200_000
 
 
@@ -74,8 +89,13 @@ class Recorder:
     #: (replication, persona) -> number of users and devices simulated.
     users: dict[tuple[int, str], int] = field(default_factory=dict)
     devices: dict[tuple[int, str], int] = field(default_factory=dict)
+    #: Keep every token event (EVENT_COLUMNS) in `events`; off, `events` is None.
+    event_log: bool = False
+    events: dict[str, list] | None = None
 
     def __post_init__(self) -> None:
+        if self.event_log and self.events is None:
+            self.events = {c: [] for c in EVENT_COLUMNS}
         self._minutes = math.ceil(self.horizon / 60.0) + 1
         self._hours = math.ceil(self.horizon / 3600.0) + 1
         # times not yet counted, one list per event kind (AUTHORIZATION ... SESSION)
@@ -168,6 +188,30 @@ class Recorder:
         row["at_s"].append(at)
         row["cause"].append(cause)
         row["mid_session"].append(mid_session)
+
+    def event(
+        self, device: int, chain: int, t: float, kind: str, outcome: str, reason: str | None = None
+    ) -> None:
+        """One token event (only with the event log on: callers check `events is not None`)."""
+        self.events_of(device, chain, [t], kind, outcome, reason)
+
+    def events_of(
+        self, device: int, chain: int, times: list[float], kind: str, outcome: str, reason: str | None = None
+    ) -> None:
+        """Token events of one kind and outcome at `times` (a run of refreshes in one step)."""
+        columns = self.events
+        assert columns is not None, "the event log is off"
+        replication, persona = self._key
+        n = len(times)
+        columns["replication"].extend([replication] * n)
+        columns["persona"].extend([persona] * n)
+        columns["user"].extend([self._user] * n)
+        columns["device"].extend([device] * n)
+        columns["chain"].extend([chain] * n)
+        columns["at_s"].extend(times)
+        columns["kind"].extend([kind] * n)
+        columns["outcome"].extend([outcome] * n)
+        columns["reason"].extend([reason] * n)
 
     def rejected_login(self, t: float) -> None:
         """A login refused because the user is at the cap (`on_cap: reject_new`)."""

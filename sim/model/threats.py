@@ -213,6 +213,10 @@ class Attacker:
             assert theft.token is not None  # the theft holds a token until it ends
             result = engine.refresh(theft.token, t)
             recorder.request(t, REFRESH_OK if result.ok else REFRESH_FAILED)
+            if recorder.events is not None:
+                outcome = ("grace" if result.grace else "ok") if result.ok else "failed"
+                chain = result.chain if result.chain is not None else engine.chain_of(theft.token)
+                recorder.event(theft.device, chain, t, "attacker_refresh", outcome, result.reason)
             uses += 1
             if theft.first_use_at is None:
                 theft.first_use_at = t

@@ -15,11 +15,13 @@ deterministically, so every executor gives identical results for the same seed.
 from __future__ import annotations
 
 import re
+import signal
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import as_completed as futures_completed
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sim.model.recording import Recorder
 from sim.run.shards import Executor, ShardTask, default_workers, run_shard
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
 
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = 10
+#: Seconds a Dask cluster may have no worker before a run stops (`--worker-timeout`).
+WORKER_TIMEOUT = 60.0
+#: Seconds between two looks at the cluster while no shard finishes.
+WATCH_EVERY = 1.0
 _SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/:]+(:\d{1,5})?/?$")
 
 
@@ -42,36 +48,109 @@ def local_executor(workers: int) -> Iterator[Executor]:
 
         yield in_process
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_ignores_interrupts)
 
-        def pooled(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
-            futures = {pool.submit(run_shard, task): task for task in tasks}
-            try:
-                for future in futures_completed(futures):
-                    yield futures.pop(future), future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+    def pooled(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+        futures = {pool.submit(run_shard, task): task for task in tasks}
+        try:
+            for future in futures_completed(futures):
+                yield futures.pop(future), future.result()
+        finally:
+            for future in futures:
+                future.cancel()
 
+    try:
         yield pooled
+    except BaseException:
+        _stop_now(pool)  # Ctrl-C, SIGTERM or a failure: do not wait for the running shards
+        raise
+    pool.shutdown(wait=True)
 
 
-def dask_executor(client: Client) -> Executor:
+def _worker_ignores_interrupts() -> None:
+    # Ctrl-C reaches every process of the terminal's group; the main process alone decides what to do,
+    # so a worker never prints a KeyboardInterrupt traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued shards and end the worker processes at once (no orphan left behind)."""
+    processes = list(getattr(pool, "_processes", {}).values())  # the pool offers no public way to kill
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
+def dask_executor(client: Client, worker_timeout: float = WORKER_TIMEOUT) -> Executor:
     """An executor that runs shards on the Dask cluster behind `client`."""
     from distributed import as_completed
 
     def run(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
         futures = client.map(run_shard, tasks, pure=False)
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
-        completed = as_completed(futures, loop=client.loop, with_results=True)
+        completed = as_completed(futures, loop=client.loop)
         del futures  # only `completed` holds them now: each result is released once merged
+        watch = _WorkerWatch(client, worker_timeout)
         try:
-            for future, recorder in completed:
-                yield by_key.pop(future.key), recorder
+            while not completed.is_empty():
+                batch = completed.next_batch(block=False) or _wait(completed, watch)
+                for future in batch:
+                    if future.status != "finished":  # cancelled (the scheduler went away) or failed
+                        error = future.exception() if future.status == "error" else None
+                        reason = error or "the cluster lost it"
+                        raise ShardFailure(f"a shard ended as {future.status}: {reason}")
+                    recorder = future.result()
+                    if not isinstance(recorder, Recorder):
+                        raise ShardFailure(f"a worker returned {type(recorder).__name__}, not a shard's rows")
+                    yield by_key.pop(future.key), recorder
+                    watch.progressed()
         finally:
             completed.clear()  # interrupted: no reference is left, so the cluster drops the shards
 
     return run
+
+
+class _WorkerWatch:
+    """Notices a cluster that has no worker left (nothing can finish): ShardFailure after `timeout` s."""
+
+    def __init__(self, client: Client, timeout: float):
+        self.client = client
+        self.timeout = timeout
+        self.since: float | None = None
+
+    def progressed(self) -> None:
+        self.since = None
+
+    def check(self) -> None:
+        try:
+            workers = len(self.client.nthreads())  # asks the scheduler itself, not a cached answer
+        except Exception as exc:
+            raise ShardFailure(f"the Dask scheduler does not answer: {type(exc).__name__}: {exc}") from exc
+        if workers:
+            self.since = None
+            return
+        now = time.monotonic()
+        self.since = self.since if self.since is not None else now
+        if now - self.since > self.timeout:
+            raise ShardFailure(f"the Dask cluster has had no worker for {self.timeout:g} s "
+                               "(--worker-timeout): nothing can run")
+
+
+def _wait(completed: Any, watch: _WorkerWatch) -> list[Any]:
+    """Wait for the next finished shard, checking the cluster every second while none comes."""
+    while True:
+        watch.check()
+        batch = completed.next_batch(block=False)
+        if batch:
+            return list(batch)
+        if completed.is_empty():
+            return []
+        time.sleep(WATCH_EVERY)
 
 
 def cluster_threads(client: Client) -> int:
@@ -130,7 +209,9 @@ def guarded(executor: Executor, on_shard: Callable[[ShardTask], None] | None = N
 
 
 @contextmanager
-def open_executor(scheduler: str | None, workers: int | None) -> Iterator[tuple[Executor, int]]:
+def open_executor(
+    scheduler: str | None, workers: int | None, worker_timeout: float = WORKER_TIMEOUT
+) -> Iterator[tuple[Executor, int]]:
     """The executor (local processes, or the Dask cluster at `scheduler`) and the worker count for shards.
 
     Raises SchedulerError when the scheduler cannot be reached.
@@ -142,7 +223,7 @@ def open_executor(scheduler: str | None, workers: int | None) -> Iterator[tuple[
         return
     try:
         with connect(scheduler) as client:
-            yield dask_executor(client), workers or cluster_threads(client)
+            yield dask_executor(client, worker_timeout), workers or cluster_threads(client)
     except OSError as exc:
         if isinstance(exc, SchedulerError):
             raise

@@ -10,7 +10,7 @@ time from them, so everything is identical whatever the number of workers or sha
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +18,7 @@ from types import TracebackType
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sim.analysis.metrics import (
     METRIC_COLUMNS,
@@ -33,7 +34,7 @@ from sim.core.output import write_table, write_text_atomic
 from sim.core.resultset import ResultSet
 from sim.model.recording import Recorder
 from sim.run.shards import Executor, ShardTask, default_workers, plan_shards
-from sim.run.spool import TABLES, TableSpool
+from sim.run.spool import EVENTS, TABLES, TableSpool
 from sim.scenario.model import Scenario
 
 
@@ -73,6 +74,11 @@ class RunResult:
     def thefts(self) -> pd.DataFrame:
         """One row per theft (THEFT_COLUMNS; empty without threats), loaded on first access."""
         return self.spool.read("thefts")
+
+    def event_batches(self) -> Iterator[pa.RecordBatch]:
+        """The token-event log (EVENT_COLUMNS) in order, as record batches; none unless the run
+        recorded it (`run_scenario(..., events=True)`)."""
+        return self.spool.batches(EVENTS)
 
     def write_tables(self, out: Path, fmt: str = "parquet") -> list[Path]:
         """Write every table into `out` as NAME.FMT (parquet or csv), each atomically; return the paths.
@@ -123,6 +129,7 @@ def run_scenario(
     spool_dir: Path | None = None,
     replications: range | None = None,
     spool: TableSpool | None = None,
+    events: bool = False,
 ) -> RunResult:
     """Run every replication of a scenario and compute its tables and metrics.
 
@@ -130,7 +137,8 @@ def run_scenario(
     (default: local processes, `sim.run.executors.local_executor`); results do not depend on it.
     `spool_dir` is where the row tables go, shard by shard (created if needed; it must not already
     hold a spool, and the caller removes it); by default a temporary directory that the result
-    removes when closed or garbage-collected.
+    removes when closed or garbage-collected. `events` records every token event too (the event log,
+    read with `RunResult.event_batches`; it changes nothing else).
 
     `replications` runs only these replication numbers (default `range(scenario.replications)`): a
     later range continues the same random streams, so replications can be added to a run (precision
@@ -138,7 +146,7 @@ def run_scenario(
     """
     workers = workers or default_workers()
     numbers = replications if replications is not None else range(scenario.replications)
-    tasks = plan_shards(scenario, workers, numbers)
+    tasks = plan_shards(scenario, workers, numbers, events=events)
     personas = [p.name for p in scenario.population]
     owned = spool is None
     if spool is None:

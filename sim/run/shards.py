@@ -32,6 +32,8 @@ class ShardTask:
     replication: int
     start: int
     stop: int
+    #: Record every token event (the event log, sim/model/recording.py).
+    events: bool = False
 
     @property
     def users(self) -> int:
@@ -41,7 +43,7 @@ class ShardTask:
 
 def run_shard(task: ShardTask) -> Recorder:
     """Simulate one shard (a top-level function, so worker processes can run it)."""
-    recorder = Recorder(horizon=task.horizon)
+    recorder = Recorder(horizon=task.horizon, event_log=task.events)
     simulate_users(
         task.policy,
         task.persona,
@@ -54,11 +56,13 @@ def run_shard(task: ShardTask) -> Recorder:
     return recorder.finish()
 
 
-def plan_shards(scenario: Scenario, workers: int, replications: range | None = None) -> list[ShardTask]:
+def plan_shards(scenario: Scenario, workers: int, replications: range | None = None,
+                events: bool = False) -> list[ShardTask]:
     """Cut the run into shards: every replication and persona, users split into even chunks.
 
     `replications`: which replication numbers to run (default `range(scenario.replications)`); a later
     range continues the same random streams (replication r is keyed by r alone, sim.model.streams).
+    `events` turns the event log on in every shard.
     """
     tasks = []
     for replication in replications if replications is not None else range(scenario.replications):
@@ -74,6 +78,7 @@ def plan_shards(scenario: Scenario, workers: int, replications: range | None = N
                         replication=replication,
                         start=start,
                         stop=min(persona.users, start + size),
+                        events=events,
                     )
                 )
     return tasks

@@ -25,13 +25,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sim.core.output import write_atomic
-from sim.model.recording import CHAIN_COLUMNS, REAUTH_COLUMNS, THEFT_COLUMNS, Recorder
+from sim.model.recording import CHAIN_COLUMNS, EVENT_COLUMNS, REAUTH_COLUMNS, THEFT_COLUMNS, Recorder
 
 if TYPE_CHECKING:
     from sim.run.shards import ShardTask
 
 #: The row tables, in the order a run writes them.
 TABLES = ("chains", "reauths", "thefts")
+#: The token-event log (sim/model/recording.py), spooled only when a run records it (`events=True`).
+EVENTS = "events"
 
 _INT, _FLOAT, _STR, _BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
 _TYPES = {
@@ -40,9 +42,10 @@ _TYPES = {
     "last_used_at_s": _FLOAT, "started_by": _STR, "at_s": _FLOAT, "cause": _STR, "mid_session": _BOOL,
     "stolen_at_s": _FLOAT, "first_use_at_s": _FLOAT, "detected": _BOOL, "detected_at_s": _FLOAT,
     "dwell_s": _FLOAT, "attacker_refreshes": _INT, "victim_reauths": _INT,
+    "kind": _STR, "outcome": _STR, "reason": _STR,
 }  # fmt: skip
 #: Columns that are null when absent (a chain valid at the horizon, a theft never used or detected).
-NULLABLE = frozenset({"ended_at_s", "end_reason", "first_use_at_s", "detected_at_s"})
+NULLABLE = frozenset({"ended_at_s", "end_reason", "first_use_at_s", "detected_at_s", "reason"})
 
 
 def _schema(columns: tuple[str, ...]) -> pa.Schema:
@@ -54,12 +57,14 @@ SCHEMAS: dict[str, pa.Schema] = {
     "chains": _schema(CHAIN_COLUMNS),
     "reauths": _schema(REAUTH_COLUMNS),
     "thefts": _schema(THEFT_COLUMNS),
+    EVENTS: _schema(EVENT_COLUMNS),
 }
 #: The sort keys of each table (persona in the population's order; ties keep the recording order).
 ORDER: dict[str, tuple[str, ...]] = {
     "chains": ("replication", "persona", "user", "chain"),
     "reauths": ("replication", "persona", "user", "at_s", "device"),
     "thefts": ("replication", "persona", "user", "stolen_at_s", "device"),
+    EVENTS: ("replication", "persona", "user", "at_s"),  # ties keep the order they happened in
 }
 #: Rows per Parquet row group (and per CSV chunk) of a written table.
 ROW_GROUP_ROWS = 65_536
@@ -99,8 +104,13 @@ class TableSpool:
     def add(self, task: ShardTask, recorder: Recorder) -> None:
         """Write one shard's rows: one sorted part per table, each atomically (temp name, rename)."""
         rows = {"chains": recorder.chains, "reauths": recorder.reauths, "thefts": recorder.thefts}
+        names = list(TABLES)
+        if recorder.events is not None:
+            rows[EVENTS] = recorder.events
+            names.append(EVENTS)
+            (self.directory / EVENTS).mkdir(exist_ok=True)
         part = self._part_name(task.replication, task.persona.name, task.start)
-        for name in TABLES:
+        for name in names:
             table = self._sorted(name, pa.table(rows[name], schema=SCHEMAS[name]))
             write_atomic(self.directory / name / part, functools.partial(_write_parquet, table))
 
@@ -125,9 +135,12 @@ class TableSpool:
     def parts(self, name: str, replication: int | None = None) -> list[Path]:
         """The parts of table `name` (of one replication, or all) in the table's order."""
         prefix = "r" if replication is None else f"r{replication:06d}-"
+        folder = self.directory / _check(name)
+        if not folder.is_dir():  # the event log of a run that did not record it
+            return []
         return sorted(
             path
-            for path in (self.directory / _check(name)).iterdir()
+            for path in folder.iterdir()
             if path.name.startswith(prefix) and path.suffix == ".parquet"
         )
 
@@ -200,7 +213,7 @@ def _remove_tree(directory: Path) -> None:
 
 def _check(name: str) -> str:
     if name not in SCHEMAS:
-        raise KeyError(f"unknown table {name!r} (one of {', '.join(TABLES)})")
+        raise KeyError(f"unknown table {name!r} (one of {', '.join((*TABLES, EVENTS))})")
     return name
 
 

@@ -23,6 +23,8 @@ from sim.scenario.model import Scenario
 
 #: At most this many YAML nodes after expanding aliases (a real scenario has a few hundred).
 MAX_NODES = 100_000
+#: The largest scenario file read (a real one is a few kilobytes; `/dev/zero` is not read for ever).
+MAX_FILE_BYTES = 4 * 1024 * 1024
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _FIELDS_HINT = "name, horizon, policy, population, ..."
 
@@ -31,7 +33,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     """Read and validate a scenario file; raise ConfigError (naming file, line and field) otherwise."""
     source = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise _error("file not found", source) from None
     except IsADirectoryError:
@@ -40,6 +43,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         raise _error("permission denied: cannot read the file", source) from None
     except OSError as exc:
         raise _error(f"cannot read the file: {exc.strerror or exc}", source) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise _error(
+            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; a scenario is a few kilobytes "
+            "(is this the right file?)", source,
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -155,7 +163,10 @@ def _check_size(root: yaml.Node, source: str | None) -> None:
         active.discard(key)
         sizes[key] = total
         if total > MAX_NODES:
-            raise _error(f"the file expands to more than {MAX_NODES} values (through aliases)", source, 1)
+            if len(sizes) > MAX_NODES // 2:  # that many values are written out: no alias needed
+                raise _error(f"the file has more than {MAX_NODES // 2:,} values; a scenario has a few "
+                             "hundred (is this the right file?)", source, 1)
+            raise _error(f"the file expands to more than {MAX_NODES:,} values through its aliases", source, 1)
         return total
 
     size(root)

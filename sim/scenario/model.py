@@ -41,6 +41,7 @@ from sim.core.distributions import (
     shown,
 )
 from sim.core.durations import format_duration
+from sim.core.metric_names import ALL
 from sim.core.validation import ConfigError, Problem, suggest
 from sim.policy.model import Policy
 from sim.scenario.optimize import Optimize, Uncertain, parse_objective
@@ -386,6 +387,10 @@ class Scenario(_Section):
             raise ValueError("must list at least one persona (each with a name and users)")
         seen: dict[str, int] = {}
         for index, persona in enumerate(personas):
+            if persona.name == ALL:
+                raise rule_error(
+                    index, f"the persona name {ALL!r} is reserved: it stands for everyone in the results"
+                )
             if persona.name in seen:
                 raise rule_error(
                     index,

@@ -71,10 +71,10 @@ def test_an_unreadable_file(
     path = tmp_path / "unreadable.yaml"
     path.write_text(VALID, encoding="utf-8")
 
-    def refuse(self: Path) -> bytes:
+    def refuse(self: Path, *args: object, **kwargs: object) -> bytes:
         raise error
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     assert f"{path}: {fragment}" in _load_error(path).render()
 
 
@@ -155,8 +155,15 @@ def test_merge_keys_and_aliases_work_and_keep_lines(tmp_path: Path) -> None:
 def test_an_alias_bomb_is_refused_quickly() -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-    with pytest.raises(ConfigError, match=f"more than {MAX_NODES} values"):
+    with pytest.raises(ConfigError, match=f"more than {MAX_NODES:,} values through its aliases"):
         scenario_from_yaml("\n".join(lines), "bomb.yaml")
+
+
+def test_a_huge_file_without_aliases_is_not_blamed_on_aliases() -> None:
+    text = "name: x\nextra:\n" + "".join(f"  k{i}: {i}\n" for i in range(60_000))
+    with pytest.raises(ConfigError, match="a scenario has a few hundred") as caught:
+        scenario_from_yaml(text, "big.yaml")
+    assert "alias" not in caught.value.render()
 
 
 def test_deep_nesting_is_a_config_error() -> None:

@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_with_overrides(args)
     result = api.check(scenario, args.require, out=args.out, force=args.force, workers=args.workers,
-                       scheduler=args.scheduler, progress=make_progress(args.quiet))
+                       scheduler=args.scheduler, allow_large=args.allow_large,
+                       worker_timeout=args.worker_timeout, progress=make_progress(args.quiet))
     if result.source == "read" and not args.quiet:
         print(f"reading results from {args.out}/summary.json", file=sys.stderr)
     failures = check_report(result, output_console(args.quiet))

@@ -39,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     scenario = load_with_overrides(args)
     comparison = api.compare(scenario, args.presets, out=args.out, fmt=args.format, force=args.force,
-                             workers=args.workers, scheduler=args.scheduler,
-                             progress=make_progress(args.quiet), report=args.report)
+                             workers=args.workers, scheduler=args.scheduler, allow_large=args.allow_large,
+                             worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
+                             report=args.report)
     if not args.quiet:
         console = output_console()
         comparison_table(comparison.summary, console, comparison.seconds, args.out)

@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args)
     result = api.explore(scenario, args.out, values=_values(args), require=args.require, points=args.points,
                          resume=args.resume, force=args.force, workers=args.workers, scheduler=args.scheduler,
-                         progress=make_progress(args.quiet), report=args.report)
+                         worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
+                         report=args.report, allow_large=args.allow_large)
     if not args.quiet:
         console = output_console()
         for line in result.summary.answer:

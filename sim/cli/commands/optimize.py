@@ -41,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args)
     try:
         result = api.optimize(scenario, args.out, resume=args.resume, force=args.force, workers=args.workers,
-                              scheduler=args.scheduler, progress=make_progress(args.quiet),
-                              precision=precision_target(args), report=args.report)
+                              scheduler=args.scheduler, worker_timeout=args.worker_timeout,
+                              progress=make_progress(args.quiet), precision=precision_target(args),
+                              report=args.report, allow_large=args.allow_large)
     except (KeyboardInterrupt, ShardFailure):
         print(f"tokensim: finished evaluations are saved in {args.out}/evaluations: run the same command with "
               "--resume to finish", file=sys.stderr)

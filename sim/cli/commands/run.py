@@ -13,8 +13,11 @@ from sim.cli.options import (
     precision_target,
     scenario_path,
 )
+from sim.ingest import FORMATS
 
 HELP = "run a scenario and write its tables and summary"
+#: The log formats `--events` writes (those `tokensim ingest` reads).
+EVENT_FORMATS = FORMATS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     add_scenario_overrides(parser)
     add_output_options(parser)
+    parser.add_argument(
+        "--events", metavar="FORMAT", choices=EVENT_FORMATS,
+        help=f"also write every token event as this vendor's log ({', '.join(EVENT_FORMATS)})",
+    )
     add_precision_options(parser)
 
 
@@ -34,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = load_with_overrides(args)
     outcome = api.run_to(scenario, args.out, fmt=args.format, force=args.force, workers=args.workers,
-                         scheduler=args.scheduler, progress=make_progress(args.quiet), report=args.report,
-                         precision=precision_target(args))
+                         scheduler=args.scheduler, allow_large=args.allow_large,
+                         worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
+                         report=args.report, events=args.events, precision=precision_target(args))
     if not args.quiet:
         console = output_console()
         run_summary(outcome.summary, console, outcome.seconds, args.out)

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_with_overrides(args)
     try:
         result = api.sweep(scenario, args.out, resume=args.resume, force=args.force, fmt=args.format,
-                           workers=args.workers, scheduler=args.scheduler, progress=make_progress(args.quiet),
+                           workers=args.workers, scheduler=args.scheduler, allow_large=args.allow_large,
+                           worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
                            report=args.report, precision=precision_target(args))
     except (KeyboardInterrupt, ShardFailure):
         print(f"tokensim: finished cells are saved in {args.out}/cells: run the same command with --resume "

@@ -17,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
     """Check every file; the first bad one raises ConfigError (exit 2). Skipped cells are warned about."""
     import sys
 
+    from sim.experiments.estimate import TooLargeError, check_limits
     from sim.experiments.validate import validate
 
     for path in args.scenario:
@@ -28,6 +29,13 @@ def run(args: argparse.Namespace) -> int:
             cells = f", {runnable} of {len(result.cells)} sweep cells can run"
         personas = len(scenario.population)
         print(f"{path}: ok ({scenario.name}: {personas} persona(s), {result.users:,} users{cells})")
+        if result.work is not None:
+            print(f"{path}: {result.work.describe()}")
+            try:
+                check_limits(result.work, source=str(path))
+            except TooLargeError as exc:
+                print(f"{path}: warning: beyond tokensim's limits, a run needs --allow-large:\n"
+                      + exc.render(), file=sys.stderr)
         for cell in result.skipped:
             print(f"{path}: warning: cell {cell.cell.id} ({cell.cell.label}) will be skipped: {cell.error}",
                   file=sys.stderr)
