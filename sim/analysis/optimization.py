@@ -6,13 +6,13 @@ and the API. Like every results file it holds no timestamps.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field
 
 from sim.analysis.summary import _Frozen, _Results
 
-OPTIMIZE_FORMAT = 1
+OPTIMIZE_FORMAT: Final = 1
 
 
 class ConstraintCheck(_Frozen):

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sim.experiments.precision import PrecisionTarget
     from sim.scenario.model import Scenario
 
 
@@ -91,7 +92,7 @@ def add_precision_options(parser: argparse.ArgumentParser) -> None:
                         help="the most replications precision mode may take (default 100)")
 
 
-def precision_target(args: argparse.Namespace) -> object:
+def precision_target(args: argparse.Namespace) -> PrecisionTarget | None:
     """The PrecisionTarget of the command line (None without --precision); ConfigError when malformed."""
     if args.precision is None:
         if args.precision_absolute is not None or args.max_replications is not None:

@@ -30,7 +30,8 @@ def distribution(variable: Variable) -> BaseDistribution:
     low, high = variable.bounds()
     step = variable.step_value
     if step is not None:
-        first, last = max(1 if variable.scaled_log else 0, math.ceil(low / step - 1e-9)), math.floor(high / step + 1e-9)
+        first = max(1 if variable.scaled_log else 0, math.ceil(low / step - 1e-9))
+        last = math.floor(high / step + 1e-9)
         return IntDistribution(first, max(first, last), log=variable.scaled_log)
     if variable.kind == "integer":
         return IntDistribution(int(low), int(high), log=variable.scaled_log)
@@ -114,7 +115,7 @@ def _from_unit(variable: Variable, u: float) -> Any:
         return variable.choices[min(len(variable.choices) - 1, int(u * len(variable.choices)))]
     low, high = variable.bounds()
     if variable.kind == "integer" and variable.step is None:
-        return min(int(high), int(math.floor(low + u * (high - low + 1))))
+        return min(int(high), math.floor(low + u * (high - low + 1)))
     if variable.scaled_log:
         number = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
     else:

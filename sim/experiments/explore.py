@@ -93,8 +93,9 @@ def explore(
     """
     name = source or scenario.name
     if scenario.uncertain is None:
-        raise ConfigError([Problem(("uncertain",), "the scenario has no uncertain: section: explore needs the "
-                                                   "ranges to explore (see docs/optimize.md)")], source=name)
+        problem = Problem(("uncertain",), "the scenario has no uncertain: section: explore needs the "
+                                          "ranges to explore (see docs/optimize.md)")
+        raise ConfigError([problem], source=name)
     texts = [*scenario.requirements, *(scenario.optimize.subject_to if scenario.optimize else ()), *require]
     if not texts:
         raise ConfigError([Problem(("requirements",), "nothing to explore: give requirements (requirements:, "
@@ -117,7 +118,8 @@ def explore(
         raise OutputError(f"--out {out} holds the evaluations of an exploration; use --resume to finish it, "
                           "or --force to start over (files tokensim did not write are kept)")
     reps = base.replications
-    with ResultSet.open(out, "explore", force=force, keep=resume, allow=(FOLDER,) if resume else ()) as results:
+    allow = (FOLDER,) if resume else ()
+    with ResultSet.open(out, "explore", force=force, keep=resume, allow=allow) as results:
         if not resume:
             remove_evaluations(out)
         rows = []
@@ -141,12 +143,14 @@ def explore(
             progress.end()
         table = pd.DataFrame(rows)
         x = pd.DataFrame({p: [_numeric(ranges[p], point[p]) for point in design] for p in ranges})
-        found = [_discover(req.text, x, table[f"{req.text} :: status"] != "holds", ranges) for req in requirements]
+        found = [_discover(req.text, x, table[f"{req.text} :: status"] != "holds", ranges)
+                 for req in requirements]
         fields = header(base)
         summary = ExploreSummary(
             **fields, policy=base.policy.minimal_config(), overrides=values,
             parameters={p: v.model_dump(mode="json", exclude_none=True) for p, v in ranges.items()},
-            points=design, requirements=found, method=f"PRIM (ema_workbench), density threshold {PRIM_THRESHOLD}",
+            points=design, requirements=found,
+            method=f"PRIM (ema_workbench), density threshold {PRIM_THRESHOLD}",
             answer=_answer(found, ranges), resolved_scenario=scenario.to_config(),
         )
         write_table(table, results.path("points.parquet"), "parquet")
@@ -156,7 +160,9 @@ def explore(
     return ExploreResult(out, summary, table, time.perf_counter() - started)
 
 
-def _discover(text: str, x: pd.DataFrame, fails: pd.Series, ranges: Mapping[str, Variable]) -> ExploreRequirement:
+def _discover(
+    text: str, x: pd.DataFrame, fails: pd.Series, ranges: Mapping[str, Variable]
+) -> ExploreRequirement:
     """PRIM's box of the points where the requirement fails (None when it fails nowhere or everywhere)."""
     y = fails.to_numpy(dtype=bool)
     result = ExploreRequirement(requirement=text, failures=int(y.sum()), points=len(y))
@@ -220,16 +226,17 @@ def _answer(found: Sequence[ExploreRequirement], ranges: Mapping[str, Variable])
     lines = []
     for req in found:
         if req.failures == 0:
-            lines.append(f"`{req.requirement}` holds with 95% confidence at all {req.points} points explored.")
+            lines.append(f"`{req.requirement}` holds with 95% confidence at all {req.points} points "
+                         "explored.")
         elif req.failures == req.points:
             lines.append(f"`{req.requirement}` does not hold at any of the {req.points} points explored.")
         elif req.box is None or not req.rules:
-            lines.append(f"`{req.requirement}` fails at {req.failures} of {req.points} points, with no box of "
-                         "the uncertain values that concentrates the failures.")
+            lines.append(f"`{req.requirement}` fails at {req.failures} of {req.points} points, with no box "
+                         "of the uncertain values that concentrates the failures.")
         else:
             box = req.box
             lines.append(
                 f"`{req.requirement}` fails at {req.failures} of {req.points} points; it fails mainly when "
-                f"**{' and '.join(req.rules)}** ({formatter(share=True)(box.density)} of the points there fail; "
-                f"the box holds {formatter(share=True)(box.coverage)} of all failures).")
+                f"**{' and '.join(req.rules)}** ({formatter(share=True)(box.density)} of the points there "
+                f"fail; the box holds {formatter(share=True)(box.coverage)} of all failures).")
     return lines

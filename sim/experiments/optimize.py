@@ -1,4 +1,5 @@
-"""`tokensim optimize` / `sim.api.optimize`: choose the values of a scenario's `optimize.over` with a guarantee.
+"""`tokensim optimize` / `sim.api.optimize`: choose the values of a scenario's `optimize.over`, with a
+guarantee.
 
 1. **Search** (optuna, ask-and-tell): TPE for one objective, NSGA-II for two, seeded by the scenario's
    seed. Every candidate runs the scenario's replications (at least 2) with the scenario's seed, so every
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import optuna
 import pandas as pd
 import yaml
@@ -56,15 +58,16 @@ from sim.experiments.precision import PrecisionTarget, until_precise
 from sim.experiments.progress import Progress
 from sim.experiments.selection import Feasibility, feasibility, kim_nelson
 from sim.report.numbers import formatter, num
+from sim.report.optimize_words import check_words
 from sim.run.executors import WORKER_TIMEOUT
 from sim.run.shards import default_workers
-from sim.report.optimize_words import check_words
 from sim.scenario.model import Scenario
 from sim.scenario.optimize import Optimize, parse_objective
 from sim.scenario.overrides import with_path_overrides
 from sim.scenario.paths import value_text
 from sim.scenario.requirements import Requirement, parse_requirement
 
+FloatArray = npt.NDArray[np.float64]
 #: The error of the selection (1 - probability of correct selection) and of each feasibility decision.
 ALPHA = 0.05
 #: Consecutive proposals of candidates already evaluated (or invalid) after which the search stops.
@@ -94,13 +97,13 @@ class Candidate:
         """True when its scenario could be built at every design point."""
         return self.error is None
 
-    def series(self, metric: str, persona: str, point: int) -> np.ndarray:
+    def series(self, metric: str, persona: str, point: int) -> FloatArray:
         """The metric's per-replication values at one design point (replication order)."""
         frame = pd.concat(self.frames[point], ignore_index=True)
         rows = frame[frame["persona"] == persona].sort_values("replication")
         if metric not in rows:
             return np.full(len(rows), np.nan)
-        return rows[metric].astype(float).to_numpy()
+        return np.asarray(rows[metric].to_numpy(dtype=float), dtype=float)
 
 
 @dataclass
@@ -136,7 +139,8 @@ class _Problem:
         self.space = Space(self.spec.over)
         uncertain = scenario.uncertain
         self.design: list[dict[str, Any]] = (
-            latin_hypercube(uncertain.over, uncertain.points, scenario.seed) if uncertain is not None else [{}]
+            latin_hypercube(uncertain.over, uncertain.points, scenario.seed) if uncertain is not None
+            else [{}]
         )
         self.robust: str | float | None = uncertain.robust if uncertain is not None else None
         self.n0 = max(2, scenario.replications)
@@ -146,17 +150,17 @@ class _Problem:
         return [with_path_overrides(self.scenario, {**values, **point}, source="candidate")
                 for point in self.design]
 
-    def observations(self, candidate: Candidate, objective: int = 0) -> np.ndarray:
+    def observations(self, candidate: Candidate, objective: int = 0) -> FloatArray:
         """Per replication, the objective aggregated over the design points (worst or a quantile): the
         observations the search and KN compare (NaN when the metric has no value)."""
         metric, persona = self.objectives[objective]
         table = np.vstack([candidate.series(metric, persona, d) for d in range(len(self.design))])
         if table.shape[0] == 1:
-            return table[0]
+            return np.asarray(table[0], dtype=float)
         if self.robust == "worst":
-            return table.max(axis=0) if self.minimize else table.min(axis=0)
+            return np.asarray(table.max(axis=0) if self.minimize else table.min(axis=0), dtype=float)
         q = float(self.robust) if self.robust is not None else 1.0
-        return np.quantile(table, q if self.minimize else 1 - q, axis=0)
+        return np.asarray(np.quantile(table, q if self.minimize else 1 - q, axis=0), dtype=float)
 
     def violation(self, candidate: Candidate) -> list[float]:
         """Each requirement's scaled violation of its mean at its worst design point (<= 0: met)."""
@@ -432,7 +436,8 @@ def _select(
     while pending:  # feasibility: undecided candidates get more replications (doubling, up to the cap)
         for c in pending:
             problem.decide(c)
-        pending = [c for c in pending if any(k.status == "undecided" for k in c.checks) and c.replications < cap]
+        pending = [c for c in pending
+                   if any(k.status == "undecided" for k in c.checks) and c.replications < cap]
         for c in pending:
             _extend(problem, c, min(cap, 2 * c.replications), run, "selection")
     feasible = [c for c in chosen if c.feasible]
@@ -484,7 +489,8 @@ def _refine(problem: _Problem, winner: Candidate, run: Evaluator, target: Precis
         _extend(problem, winner, numbers.stop, run, "precision")
         values = {"objective": problem.observations(winner)[numbers.start:numbers.stop].tolist()}
         for req in problem.requirements:
-            worst = np.vstack([winner.series(req.metric, req.persona or ALL, d) for d in range(len(problem.design))])
+            worst = np.vstack([winner.series(req.metric, req.persona or ALL, d)
+                               for d in range(len(problem.design))])
             aggregate = worst.max(axis=0) if req.upper else worst.min(axis=0)
             values[req.text] = aggregate[numbers.start:numbers.stop].tolist()
         return values
@@ -533,14 +539,16 @@ def _summary(
             if len(problem.objectives) > 1:
                 objective2 = json_number(float(np.nanmean(problem.observations(c, 1))))
             metric, persona = problem.objectives[0]
-            by_point = [json_number(float(np.nanmean(c.series(metric, persona, d)))) for d in range(len(problem.design))]
+            by_point = [json_number(float(np.nanmean(c.series(metric, persona, d))))
+                        for d in range(len(problem.design))]
             if not c.in_selection:
                 problem.decide(c)
         rows.append(CandidateSummary(
             id=c.id, label=c.label, values=c.values, trial=c.trial, valid=c.valid, error=c.error,
             replications=c.replications, selected_for_selection=c.in_selection, objective=objective,
             objective_ci95=(low, high), objective2=objective2, by_point=by_point, constraints=c.checks,
-            feasible=c.feasible if c.in_selection else None, eliminated_at=c.eliminated_at, pareto=c.id in front,
+            feasible=c.feasible if c.in_selection else None, eliminated_at=c.eliminated_at,
+            pareto=c.id in front,
         ))
     unit, limit = _budget(problem)
     fields = {key: value for key, value in header(scenario).items()}
@@ -549,7 +557,8 @@ def _summary(
         sense=problem.spec.sense,
         objectives=list(problem.spec.objectives),
         subject_to=list(problem.spec.subject_to),
-        variables={p: v.model_dump(mode="json", exclude_none=True) for p, v in problem.space.variables.items()},
+        variables={p: v.model_dump(mode="json", exclude_none=True)
+                   for p, v in problem.space.variables.items()},
         uncertain=(scenario.to_config().get("uncertain")),
         design=problem.design if scenario.uncertain is not None else [],
         robust=problem.robust,
@@ -611,8 +620,8 @@ def answer(summary: OptimizeSummary) -> list[str]:
     checks = "; ".join(f"{c.requirement} ({check_words(c)})" for c in win.constraints)
     robust = ""
     if summary.uncertain is not None:
-        robust = (f" at every one of the {len(summary.design)} points of the uncertainty design (the objective "
-                  "is " + ("its worst point" if summary.robust == "worst" else
+        robust = (f" at every one of the {len(summary.design)} points of the uncertainty design (the "
+                  "objective is " + ("its worst point" if summary.robust == "worst" else
                            f"the {summary.robust:g} quantile over the points") + ")")
     only = len(selection.feasible) == 1
     lines = [
@@ -624,14 +633,14 @@ def answer(summary: OptimizeSummary) -> list[str]:
         + (f" Requirements: {checks}." if checks else ""),
     ]
     if only:
-        lines.append("With a single feasible candidate there was nothing left to select: the 95% guarantee here "
-                     "is that it meets every requirement; a better candidate the search never tried may exist "
-                     "(a larger budget searches further).")
+        lines.append("With a single feasible candidate there was nothing left to select: the 95% guarantee "
+                     "here is that it meets every requirement; a better candidate the search never tried may "
+                     "exist (a larger budget searches further).")
     elif selection.truncated:
         others = ", ".join(summary.candidate(i).label for i in selection.survivors if i != win.id)
-        lines.append(f"The selection stopped at the replication cap with {len(selection.survivors)} candidates "
-                     f"left ({others} too): they are within the indifference zone of each other at this effort, "
-                     "so the 95% guarantee does not separate them; any of them will do.")
+        lines.append(f"The selection stopped at the replication cap with {len(selection.survivors)} "
+                     f"candidates left ({others} too): they are within the indifference zone of each other "
+                     "at this effort, so the 95% guarantee does not separate them; any of them will do.")
     else:
         lines.append(f"Kim and Nelson's procedure picked it among the {len(selection.feasible)} feasible "
                      f"candidates: it is the best with probability at least 95% unless another is within "
@@ -655,8 +664,9 @@ def _failing_lines(summary: OptimizeSummary, ids: Sequence[str]) -> list[str]:
     if bad is None:
         return []
     count = f" ({len(failing)} of the {len(summary.selection.systems)} in the selection stage)"
-    return [f"Not shown to meet the requirements{count}: e.g. {first.label} ({metric} {fmt(first.objective)}): "
-            f"{bad.requirement} is {bad.status} after {first.replications} replications ({check_words(bad)})."]
+    return [f"Not shown to meet the requirements{count}: e.g. {first.label} ({metric} "
+            f"{fmt(first.objective)}): {bad.requirement} is {bad.status} after {first.replications} "
+            f"replications ({check_words(bad)})."]
 
 
 def _candidates_table(problem: _Problem, candidates: Sequence[Candidate]) -> pd.DataFrame:
@@ -698,6 +708,7 @@ def _recommended_yaml(problem: _Problem, winner: Candidate, summary: OptimizeSum
                          f"indifference zone {problem.spec.indifference:g}",
         },
     }
-    head = (f"# The values tokensim optimize recommends for scenario {problem.scenario.name!r}: copy `policy:` "
-            "into your configuration.\n# The evidence is in report.md and summary.json beside this file.\n")
-    return head + yaml.safe_dump(content, sort_keys=False, allow_unicode=True)
+    head = (f"# The values tokensim optimize recommends for scenario {problem.scenario.name!r}: copy "
+            "`policy:` into your configuration.\n"
+            "# The evidence is in report.md and summary.json beside this file.\n")
+    return head + str(yaml.safe_dump(content, sort_keys=False, allow_unicode=True))

@@ -47,7 +47,8 @@ class PrecisionTarget:
 
     @classmethod
     def parse(
-        cls, text: str | float | PrecisionTarget, absolute: float | None = None, max_replications: int | None = None
+        cls, text: str | float | PrecisionTarget, absolute: float | None = None,
+        max_replications: int | None = None,
     ) -> PrecisionTarget:
         """`"2%"` (or 0.02) -> a target; ConfigError for anything else (named `--precision`)."""
         if isinstance(text, PrecisionTarget):
@@ -61,8 +62,8 @@ class PrecisionTarget:
             relative = float(text)
         problems = []
         if relative is None or not 0 < relative < 1:
-            problems.append(Problem(("precision",), f"must be a percentage above 0 and below 100, such as 2%, "
-                                                    f"got {text!r}"))
+            problems.append(Problem(("precision",), "must be a percentage above 0 and below 100, such as "
+                                                    f"2%, got {text!r}"))
         if absolute is not None and not (math.isfinite(absolute) and absolute >= 0):
             problems.append(Problem(("precision_absolute",), f"must be a number >= 0, got {absolute!r}"))
         if max_replications is not None and max_replications < 2:

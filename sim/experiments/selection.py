@@ -30,8 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats
 
+#: Replication values of a metric: a list or a numpy array.
+Values = Sequence[float] | npt.NDArray[np.float64]
 #: Observations of the survivors at replication r: (systems, r) -> one value per system, in that order.
 Sampler = Callable[[Sequence[int], int], np.ndarray]
 
@@ -133,7 +136,7 @@ def kim_nelson(
     return result
 
 
-def one_sided_bound(values: Sequence[float], upper: bool, confidence: float = 0.95) -> float:
+def one_sided_bound(values: Values, upper: bool, confidence: float = 0.95) -> float:
     """The one-sided `confidence` t bound of the mean (upper or lower); NaN with fewer than two values.
 
     With no spread at all the bound is the mean (no interval width: more replications may still vary).
@@ -160,7 +163,7 @@ class Feasibility:
     missing: int = 0
 
 
-def feasibility(values: Sequence[float], threshold: float, op: str, confidence: float = 0.95) -> Feasibility:
+def feasibility(values: Values, threshold: float, op: str, confidence: float = 0.95) -> Feasibility:
     """Decide `mean OP threshold` from replication values by one-sided `confidence` bounds.
 
     For `<`/`<=` the upper bound must be below (at) the threshold to hold; the requirement fails when the

@@ -18,18 +18,17 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator
 
 from sim import __version__
 from sim.analysis.optimization import CandidateSummary, ExploreSummary, OptimizeSummary
 from sim.report.numbers import formatter, num
-from sim.report.optimize_words import check_cell
-from sim.report.plots import COLORS, _figure, _style
+from sim.report.optimize_words import check_cell, requirement_value
+from sim.report.plots import COLORS, _figure, _legend_below, _style
 from sim.report.render import md_escape
 from sim.report.run import figure_lines
 from sim.scenario.optimize import Variable, parse_objective
 from sim.scenario.paths import short_names, value_text
-from sim.scenario.requirements import parse_requirement
 
 Figures = dict[str, tuple[str, Callable[[], Figure], str]]
 FEASIBLE, INFEASIBLE, WINNER = COLORS[0], "#b0b0b0", COLORS[3]
@@ -68,7 +67,8 @@ def _candidates_frame(summary: OptimizeSummary) -> pd.DataFrame:
         status = _status(c)
         rows.append({"id": c.id, "trial": c.trial, "objective": c.objective, "objective2": c.objective2,
                      "status": status, "meets": status == "holds", "winner": c.id == summary.recommended,
-                     "pareto": c.pareto, **{p: _number(spec, c.values[p]) for p, spec in summary.variables.items()}})
+                     "pareto": c.pareto,
+                     **{p: _number(spec, c.values[p]) for p, spec in summary.variables.items()}})
     return pd.DataFrame(rows)
 
 
@@ -122,11 +122,12 @@ def optimize_figures(summary: OptimizeSummary) -> Figures:
         " (worst design point)" if summary.robust == "worst"
         else f" ({summary.robust:g} quantile over the design)")
     better = min if summary.sense == "minimize" else max
+    ylabel = metric + ("\n" + robust.strip() if robust else "")
 
     def convergence() -> Figure:
         with _style():
             figure, ax = _figure()
-            ordered = frame.sort_values("trial")
+            ordered = frame.sort_values("trial").assign(trial=lambda f: f["trial"] + 1)
             _scatter_classes(ax, ordered, "trial")
             best, line = None, []
             for row in ordered.itertuples():
@@ -136,10 +137,11 @@ def optimize_figures(summary: OptimizeSummary) -> Figures:
             ax.step(ordered["trial"], [np.nan if v is None else v for v in line], where="post", color="black",
                     lw=1.2, label="best shown to meet every requirement so far")
             _objective_scale(ax, ordered["objective"])
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("trial of the search")
-            ax.set_ylabel(metric + robust)
+            ax.set_ylabel(ylabel)
             ax.set_title(f"Search convergence ({summary.scenario})")
-            ax.legend(loc="best", fontsize=8)
+            _legend_below(ax, None)
             return figure
 
     def against(path: str) -> Callable[[], Figure]:
@@ -156,10 +158,12 @@ def optimize_figures(summary: OptimizeSummary) -> Figures:
                     ax.set_xscale("log")
                 _objective_scale(ax, frame["objective"])
                 unit = " (days)" if spec.kind == "duration" else ""
+                if spec.kind == "integer":
+                    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
                 ax.set_xlabel(names[path] + unit)
-                ax.set_ylabel(metric + robust)
+                ax.set_ylabel(ylabel)
                 ax.set_title(f"{metric} against {names[path]}")
-                ax.legend(loc="best", fontsize=8)
+                _legend_below(ax, None)
                 return figure
         return build
 
@@ -168,10 +172,10 @@ def optimize_figures(summary: OptimizeSummary) -> Figures:
         figures["convergence"] = (
             "Search convergence", convergence,
             f"{metric}{robust} of every candidate the optimiser ({summary.sampler}) proposed, in the order "
-            "proposed (means over its replications). Colour: how its requirements were decided by one-sided 95% "
-            "bounds (light blue: neither shown to hold nor to fail with the search's few replications); the "
-            "line is the best candidate shown to meet every requirement so far; the star is the recommendation "
-            "after the selection stage.")
+            "proposed (means over its replications). Colour: how its requirements were decided by one-sided "
+            "95% bounds (light blue: neither shown to hold nor to fail with the search's few replications); "
+            "the line is the best candidate shown to meet every requirement so far; the star is the "
+            "recommendation after the selection stage.")
         for path in summary.variables:
             figures[f"objective_{names[path].replace('.', '_')}"] = (
                 f"{metric} against {names[path]}", against(path),
@@ -179,14 +183,15 @@ def optimize_figures(summary: OptimizeSummary) -> Figures:
                 "replications; colours as in the convergence figure).")
     if len(summary.objectives) == 2 and not frame.empty:
         figures["pareto"] = ("Pareto front of the two objectives", lambda: _pareto(summary, frame), (
-            f"Every candidate: {summary.objectives[0]} against {summary.objectives[1]} (means); red: the Pareto "
-            "front of those whose means meet every requirement (no other such candidate is better in both)."))
+            f"Every candidate: {summary.objectives[0]} against {summary.objectives[1]} (means); red: the "
+            "Pareto front of those whose means meet every requirement (no other such candidate is better in "
+            "both)."))
     if summary.regret:
         figures["regret"] = ("Regret of the robust choice", lambda: _regret(summary), (
             "At each point of the uncertainty design: how much worse the recommended (robust) candidate's "
-            f"{metric} is than the best candidate of the selection stage that meets every requirement at that "
-            "point (0: it is the best there too); the dashed line is the indifference zone, the smallest difference "
-            "worth telling apart."))
+            f"{metric} is than the best candidate of the selection stage that meets every requirement at "
+            "that point (0: it is the best there too); the dashed line is the indifference zone, the "
+            "smallest difference worth telling apart."))
     return figures
 
 
@@ -204,7 +209,8 @@ def _pareto(summary: OptimizeSummary, frame: pd.DataFrame) -> Figure:
 
 
 def _regret(summary: OptimizeSummary) -> Figure:
-    """Bars of the regret at each design point, against the indifference zone (what is worth telling apart)."""
+    """Bars of the regret at each design point, against the indifference zone (the smallest difference
+    worth telling apart)."""
     with _style():
         figure, ax = _figure(7.0, 3.8)
         points = [r.design_point + 1 for r in summary.regret]
@@ -220,7 +226,7 @@ def _regret(summary: OptimizeSummary) -> Figure:
         finite = [v for v in values if not np.isnan(v)]
         ax.set_ylim(min(0.0, *finite) if finite else 0.0, 1.6 * max([zone, *finite]))
         ax.set_xlabel("point of the uncertainty design")
-        ax.set_ylabel(f"regret in {summary.objectives[0]}", fontsize=8)
+        ax.set_ylabel(f"regret\n({summary.objectives[0]})", fontsize=8)
         ax.set_title("Regret of the robust choice at each design point")
         ax.set_xticks(points)
         return figure
@@ -232,11 +238,14 @@ def _evidence(summary: OptimizeSummary) -> list[str]:
     fmt = formatter(parse_objective(metric)[0])
     chosen = [summary.candidate(i) for i in summary.selection.systems]
     chosen.sort(key=lambda c: (c.id != summary.recommended, not c.feasible))
-    head = ["candidate", f"{metric} (95% CI)", *[f"`{t}`" for t in summary.subject_to],
-            "replications", "outcome"]
+    names = short_names(list(summary.variables))
+    head = ["candidate", *[f"`{md_escape(names[p])}`" for p in summary.variables], f"{metric} (95% CI)",
+            *[f"`{t}`" for t in summary.subject_to], "replications", "outcome"]
     lines = ["| " + " | ".join(head) + " |", "| --- " * len(head) + "|"]
     for c in chosen:
-        cells = [f"**{md_escape(c.label)}**" if c.id == summary.recommended else md_escape(c.label),
+        win = c.id == summary.recommended
+        cells = [f"**{c.id}**" if win else c.id,
+                 *[_bold(md_escape(value_text(c.values[p])), win) for p in summary.variables],
                  f"{fmt(c.objective)} ({fmt(c.objective_ci95[0])}–{fmt(c.objective_ci95[1])})"]
         for check in c.constraints:
             cells.append(check_cell(check, point=summary.uncertain is not None))
@@ -244,6 +253,16 @@ def _evidence(summary: OptimizeSummary) -> list[str]:
         cells.append(_outcome(summary, c))
         lines.append("| " + " | ".join(cells) + " |")
     return [*lines, ""]
+
+
+def _bold(text: str, bold: bool) -> str:
+    return f"**{text}**" if bold else text
+
+
+def _compact(summary: OptimizeSummary, candidate_id: str) -> str:
+    """A candidate as `k013 (15d, 7d, 9, 60s)`: its id and its values in the order of the variables."""
+    c = summary.candidate(candidate_id)
+    return f"{c.id} ({', '.join(md_escape(value_text(c.values[p])) for p in summary.variables)})"
 
 
 def _outcome(summary: OptimizeSummary, c: CandidateSummary) -> str:
@@ -262,12 +281,39 @@ def _selection_line(summary: OptimizeSummary) -> str:
     if len(selection.feasible) <= 1:
         what = ("only one candidate was shown feasible, so there was nothing to select between"
                 if selection.feasible else "no candidate was shown feasible, so there was nothing to select")
-        return f"3. **Selection**: {selection.procedure}, indifference zone {num(selection.indifference)}: {what}."
+        return (f"3. **Selection**: {selection.procedure}, indifference zone {num(selection.indifference)}: "
+                f"{what}.")
     return (f"3. **Selection**: {selection.procedure} among {len(selection.feasible)} feasible candidates, "
             f"alpha = {selection.alpha:g}, indifference zone {num(selection.indifference)}, first stage "
             f"n0 = {selection.n0}, eta = {selection.eta:.4g}, h² = {selection.h2:.4g}"
             + ("; stopped at the replication cap (no guarantee between the survivors)" if selection.truncated
                else "") + ".")
+
+
+def _every_candidate(summary: OptimizeSummary) -> list[str]:
+    """Every candidate in the order the search proposed it: its objective and each requirement's estimate
+    with its decision (at its worst design point)."""
+    metric = summary.objectives[0]
+    names = short_names(list(summary.variables))
+    head = ["candidate", *[f"`{md_escape(names[p])}`" for p in summary.variables], "replications", metric,
+            *[f"`{t}`" for t in summary.subject_to]]
+    lines = ["## Every candidate", "",
+             "In the order the search proposed them (the recommended one in bold); each requirement's "
+             "estimate (at its worst design point) and how its one-sided 95% bound decided it.", "",
+             "| " + " | ".join(head) + " |", "| --- " * len(head) + "|"]
+    words = {"holds": "holds", "fails": "**fails**", "undecided": "undecided"}
+    for c in sorted(summary.candidates, key=lambda c: c.trial):
+        win = c.id == summary.recommended
+        cells = [_bold(c.id, win), *[md_escape(value_text(c.values[p])) for p in summary.variables],
+                 str(c.replications), num(c.objective)]
+        if not c.valid:
+            cells += ["invalid: " + md_escape(c.error or "")] + [""] * (len(summary.subject_to) - 1)
+        else:
+            for check in c.constraints:
+                value = "no value" if check.missing else requirement_value(check.requirement, check.mean)
+                cells.append(f"{value} ({words.get(check.status, check.status)})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def optimize_markdown(summary: OptimizeSummary, figure_files: dict[str, str], figures: Figures) -> str:
@@ -296,8 +342,8 @@ def optimize_markdown(summary: OptimizeSummary, figure_files: dict[str, str], fi
         + (f" at each of the {len(summary.design)} points of a Latin hypercube over the uncertain values"
            if summary.uncertain else "")
         + f"; budget {num(limit)} {unit.replace('_', '-')}, spent {num(spent['search_' + unit])}.",
-        f"2. **Feasibility**: each requirement of the best {len(selection.systems)} candidates decided by its "
-        "one-sided 95% bound" + (" at every design point" if summary.uncertain else "")
+        f"2. **Feasibility**: each requirement of the best {len(selection.systems)} candidates decided by "
+        "its one-sided 95% bound" + (" at every design point" if summary.uncertain else "")
         + "; undecided ones got more replications (up to "
         f"{summary.resolved_scenario['optimize']['max_replications']}). Feasible: {len(selection.feasible)}.",
         _selection_line(summary),
@@ -305,18 +351,22 @@ def optimize_markdown(summary: OptimizeSummary, figure_files: dict[str, str], fi
     ]
     if summary.precision:
         p = summary.precision
+        met = "every figure met the target" if p["met"] else "the target was not met at the cap"
         lines += [f"Precision mode ({p['target']}): the recommended candidate took {p['replications']} "
-                  f"replications; {'every figure met the target' if p['met'] else 'the target was not met at the cap'}.",
-                  ""]
+                  f"replications; {met}.", ""]
     if summary.uncertain:
         names = short_names(list(summary.uncertain["over"]))
+        order = ", ".join(short_names(list(summary.variables)).values())
         lines += ["## The uncertainty design", "",
+                  "The points every candidate was evaluated at; at each, the recommended candidate's "
+                  f"{metric} and the best candidate of the selection stage that meets every requirement "
+                  f"there (values in the order {md_escape(order)}).", "",
                   "| point | " + " | ".join(f"`{md_escape(names[p])}`" for p in summary.uncertain["over"])
                   + f" | recommended's {metric} | best there | regret |",
                   "| --- " * (len(names) + 4) + "|"]
         for row in summary.regret:
             values = " | ".join(md_escape(value_text(row.values[p])) for p in summary.uncertain["over"])
-            best = md_escape(summary.candidate(row.best).label) if row.best else "none feasible"
+            best = _compact(summary, row.best) if row.best else "none feasible"
             lines.append(f"| {row.design_point + 1} | {values} | {num(row.chosen_objective)} | {best} | "
                          f"{num(row.regret)} |")
         lines.append("")
@@ -324,12 +374,7 @@ def optimize_markdown(summary: OptimizeSummary, figure_files: dict[str, str], fi
     for name, (heading, _, caption) in figures.items():
         if name in figure_files:
             lines += figure_lines(heading, figure_files[name], caption)
-    lines += ["## Every candidate", "", "| candidate | values | replications | " + metric + " | requirements (means) |",
-              "| --- | --- | --- | --- | --- |"]
-    for c in sorted(summary.candidates, key=lambda c: c.trial):
-        meets = "invalid: " + md_escape(c.error or "") if not c.valid else (
-            "meet" if all(k.status == "holds" for k in c.constraints) else "miss")
-        lines.append(f"| {c.id} | {md_escape(c.label)} | {c.replications} | {num(c.objective)} | {meets} |")
+    lines += _every_candidate(summary)
     lines += ["", "---", "", f"*Generated by tokensim {__version__} from the optimisation's summary.json and "
               "candidates.parquet; the recommended policy is in recommended.yaml.*", ""]
     return "\n".join(lines)
@@ -341,8 +386,8 @@ def explore_figures(summary: ExploreSummary, points: pd.DataFrame) -> Figures:
     for index, req in enumerate(summary.requirements):
         figures[f"explore_{index + 1}"] = (
             f"Where `{req.requirement}` fails", _explore_plot(summary, points, index),
-            "Each point of the design: red where the requirement does not hold with 95% confidence, blue where "
-            "it holds; the box is PRIM's (the ranges where failures concentrate).")
+            "Each point of the design: red where the requirement does not hold with 95% confidence, blue "
+            "where it holds; the box is PRIM's (the ranges where failures concentrate).")
     return figures
 
 
@@ -367,13 +412,15 @@ def _explore_plot(summary: ExploreSummary, points: pd.DataFrame, index: int) -> 
             xs = [value(axes[0], v) for v in points[axes[0]]]
             ys = [value(axes[1], v) for v in points[axes[1]]] if len(axes) > 1 else [0.0] * len(xs)
             for mask, color, text in ((~fails, FEASIBLE, "holds"), (fails, WINNER, "fails")):
-                ax.scatter(np.asarray(xs)[mask.to_numpy()], np.asarray(ys)[mask.to_numpy()], color=color, s=26,
-                           label=text, zorder=3)
+                chosen = mask.to_numpy()
+                ax.scatter(np.asarray(xs)[chosen], np.asarray(ys)[chosen], color=color, s=26, label=text,
+                           zorder=3)
             if req.box is not None:
-                lo = [req.box.limits[a][0] if a in req.box.limits and not isinstance(req.box.limits[a][0], list)
-                      else None for a in axes]
-                hi = [req.box.limits[a][1] if a in req.box.limits and not isinstance(req.box.limits[a][1], list)
-                      else None for a in axes]
+                limits = req.box.limits
+                lo = [limits[a][0] if a in limits and not isinstance(limits[a][0], list) else None
+                      for a in axes]
+                hi = [limits[a][1] if a in limits and not isinstance(limits[a][1], list) else None
+                      for a in axes]
                 x0 = lo[0] if lo[0] is not None else min(xs)
                 x1 = hi[0] if hi[0] is not None else max(xs)
                 y0 = (lo[1] if len(axes) > 1 and lo[1] is not None else min(ys))
@@ -397,15 +444,17 @@ def explore_markdown(summary: ExploreSummary, points: pd.DataFrame, figure_files
     lines += ["## What was explored", "",
               f"The policy {md_escape(value_text(summary.policy))}"
               + (f" with {md_escape(value_text(summary.overrides))}" if summary.overrides else "")
-              + f", at {len(summary.points)} points of a Latin hypercube over the uncertain values, each with "
-              f"{summary.replications} replications (seed {summary.seed}). A requirement fails at a point when it "
-              f"does not hold with 95% confidence (one-sided bound). Boxes: {summary.method}.", ""]
+              + f", at {len(summary.points)} points of a Latin hypercube over the uncertain values, each "
+              f"with {summary.replications} replications (seed {summary.seed}). A requirement fails at a "
+              "point when it does not hold with 95% confidence (one-sided bound). Boxes: "
+              f"{summary.method}.", ""]
     for req in summary.requirements:
         lines += [f"### `{req.requirement}`", "",
                   f"Fails at {req.failures} of {req.points} points."]
         if req.box is not None:
             lines += [f"PRIM box: {md_escape(' and '.join(req.rules))}: coverage "
-                      f"{formatter(share=True)(req.box.coverage)}, density {formatter(share=True)(req.box.density)},"
+                      f"{formatter(share=True)(req.box.coverage)}, density "
+                      f"{formatter(share=True)(req.box.density)},"
                       f" {req.box.points} points inside.", ""]
         lines.append("")
     lines += ["## Figures", ""]

@@ -462,9 +462,9 @@ class Scenario(_Section):
     def to_config(self) -> dict[str, Any]:
         """The fully resolved scenario (every default applied) in its YAML form; JSON-serialisable.
 
-        `sweep`, `requirements`, `optimize` and `uncertain` appear only when the scenario has them, and a persona's `threats` only
-        when it has that section (so a plain scenario's form, recorded in every summary.json, does not
-        depend on these optional sections).
+        `sweep`, `requirements`, `optimize` and `uncertain` appear only when the scenario has them, and a
+        persona's `threats` only when it has that section (so a plain scenario's form, recorded in every
+        summary.json, does not depend on these optional sections).
         """
         optional = ("sweep", "requirements", "optimize", "uncertain")
         exclude = {name for name in optional if not getattr(self, name)}

@@ -32,7 +32,15 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from sim.core.durations import DAY, HOUR, MINUTE, parse_duration
 from sim.core.metric_names import ALL, METRIC_UNITS
@@ -77,9 +85,22 @@ def duration_text(seconds: float) -> str:
     return f"{round(seconds, 3):g}s"
 
 
+def _range_or_list(schema: dict[str, Any]) -> None:
+    """In the JSON Schema a variable is its mapping or, as written most often for choices, a plain list."""
+    mapping = dict(schema)
+    schema.clear()
+    schema.update({
+        "title": mapping.pop("title", "Variable"),
+        "description": mapping.pop("description", ""),
+        "anyOf": [mapping, {"type": "array", "minItems": 1, "description": "The choices, as a plain list."}],
+    })
+
+
 class Variable(_Section):
     """A decision variable or an uncertain parameter: a range (`low`, `high`, optional `log`, `step`)
     or a list of `choices`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_range_or_list)
 
     low: Any = Field(default=None, description="The smallest value: a number, or a duration such as 1d.")
     high: Any = Field(default=None, description="The largest value (same kind as low).")
@@ -88,7 +109,8 @@ class Variable(_Section):
         description="Search the range on a log scale (default: yes for durations, no for numbers); low "
         "must then be above 0.",
     )
-    step: Any = Field(default=None, description="Round values to multiples of this (a duration for durations).")
+    step: Any = Field(default=None,
+                      description="Round values to multiples of this (a duration for durations).")
     choices: tuple[Any, ...] | None = Field(
         default=None, description="The values to choose from (text, numbers, true/false, mappings)."
     )
@@ -143,7 +165,8 @@ class Variable(_Section):
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
         if not _is_number(value):
-            raise ValueError(f"{name} must be a number (or a duration with a unit, such as 1d), got {value!r}")
+            raise ValueError(f"{name} must be a number (or a duration with a unit, such as 1d), got "
+                             f"{value!r}")
         return float(value)
 
     @property
@@ -192,9 +215,14 @@ def _objectives(value: object) -> object:
     items = list(value) if isinstance(value, list | tuple) else [value]
     if not 1 <= len(items) <= 2:
         raise ValueError(f"name one metric, or a list of two for a Pareto front; got {len(items)}")
-    for item in items:
-        parse_objective(item)
-    return tuple(item.strip() for item in items)
+    return tuple(_objective_text(item) for item in items)
+
+
+def _objective_text(item: object) -> str:
+    """The objective's text, checked (ValueError with "did you mean")."""
+    parse_objective(item)
+    assert isinstance(item, str)  # parse_objective accepts text only
+    return item.strip()
 
 
 def parse_objective(text: object) -> tuple[str, str]:
@@ -270,13 +298,19 @@ class Uncertain(_Section):
         return over
 
 
+#: In the JSON Schema: one metric name, or a list of one or two (a Pareto front).
+_OBJECTIVE_JSON = {"anyOf": [{"type": "string"},
+                             {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2}]}
+Objectives = Annotated[tuple[str, ...] | None, BeforeValidator(_objectives), WithJsonSchema(_OBJECTIVE_JSON)]
+
+
 class Optimize(_Section):
     """What `tokensim optimize` chooses: decision variables, an objective, requirements and a budget."""
 
-    minimize: Annotated[tuple[str, ...] | None, BeforeValidator(_objectives)] = Field(
+    minimize: Objectives = Field(
         default=None, description="The metric to make small (METRIC or METRIC[PERSONA]), or a list of two "
         "for a Pareto front (the first decides what to ship).")
-    maximize: Annotated[tuple[str, ...] | None, BeforeValidator(_objectives)] = Field(
+    maximize: Objectives = Field(
         default=None, description="The metric to make large (instead of minimize).")
     subject_to: Annotated[tuple[str, ...], BeforeValidator(_requirement_texts)] = Field(
         default=(), description="Requirements (as in requirements:), each must hold with 95% confidence "

@@ -36,9 +36,10 @@ S_STAR = A_DAYS + math.log(30 * LAM / (X * (1 + LAM * A_DAYS))) / LAM
 def test_optimiser_finds_the_closed_form_sliding_lifetime(tmp_path):
     scenario = scenario_from_dict({
         "name": "closed-form-optimum", "seed": 21, "horizon": "120d", "warmup": "10d", "replications": 3,
-        "policy": {"refresh_token_usage": "reuse", "absolute_lifetime": "unlimited", "sliding_lifetime": "10d",
-                   "access_token_lifetime": "1h"},
-        "population": [{"name": "p", "users": 150, "activity": {"schedule": "always", "sessions_per_day": LAM}}],
+        "policy": {"refresh_token_usage": "reuse", "absolute_lifetime": "unlimited",
+                   "sliding_lifetime": "10d", "access_token_lifetime": "1h"},
+        "population": [{"name": "p", "users": 150,
+                        "activity": {"schedule": "always", "sessions_per_day": LAM}}],
         "optimize": {
             "minimize": "active_chains_per_user",
             "subject_to": [f"forced_reauth_per_user_month <= {X}"],

@@ -42,8 +42,10 @@ def test_cli_exits_1_when_no_candidate_meets_the_requirements(tmp_path):
 
 
 def test_explore_finds_the_box_where_a_requirement_fails(tmp_path):
-    data = {**BASE, "uncertain": {"over": {"population.p.activity.sessions_per_day": {"low": 0.2, "high": 3}}}}
-    result = explore(scenario_from_dict(data), tmp_path / "explore", values={"policy.sliding_lifetime": "3d"},
+    over = {"population.p.activity.sessions_per_day": {"low": 0.2, "high": 3}}
+    data = {**BASE, "uncertain": {"over": over}}
+    result = explore(scenario_from_dict(data), tmp_path / "explore",
+                     values={"policy.sliding_lifetime": "3d"},
                      points=12, workers=1)
     (found,) = result.summary.requirements
     # forced logins fall with the session rate: they fail at the low end of sessions_per_day

@@ -15,8 +15,8 @@ from sim.cli.options import (
     scenario_path,
 )
 
-HELP = ("choose the values of a scenario's optimize: section: search (optuna), then select the best that meets "
-        "every requirement with 95% confidence (Kim-Nelson), and write recommended.yaml and a report")
+HELP = ("choose the values of a scenario's optimize: section: search (optuna), then select the best that "
+        "meets every requirement with 95% confidence (Kim-Nelson), and write recommended.yaml and a report")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,13 +45,14 @@ def run(args: argparse.Namespace) -> int:
                               progress=make_progress(args.quiet), precision=precision_target(args),
                               report=args.report, allow_large=args.allow_large)
     except (KeyboardInterrupt, ShardFailure):
-        print(f"tokensim: finished evaluations are saved in {args.out}/evaluations: run the same command with "
-              "--resume to finish", file=sys.stderr)
+        print(f"tokensim: finished evaluations are saved in {args.out}/evaluations: run the same command "
+              "with --resume to finish", file=sys.stderr)
         raise
     if not args.quiet:
         console = output_console()
         for line in result.summary.answer:
             console.print(line.replace("**", ""), highlight=False)
         note = f", {result.reused} evaluations reused" if result.reused else ""
-        console.print(f"{result.ran} evaluations in {result.seconds:.1f} s{note}; wrote {args.out}", style="dim")
+        console.print(f"{result.ran} evaluations in {result.seconds:.1f} s{note}; wrote {args.out}",
+                      style="dim")
     return 0 if result.summary.recommended is not None else 1
