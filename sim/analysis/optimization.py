@@ -138,8 +138,11 @@ class ExploreRequirement(_Frozen):
     """One requirement over the explored points: how often it fails, and the box where it does."""
 
     requirement: str
+    #: Points where it is not shown to hold (failing or undecided).
     failures: int
     points: int
+    #: Of the failures, the points where it is undecided (neither shown to hold nor to fail).
+    undecided: int = 0
     box: ExploreBox | None = None
     rules: list[str] = Field(default_factory=list)
 

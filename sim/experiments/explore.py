@@ -48,6 +48,8 @@ from sim.scenario.requirements import parse_requirements
 DEFAULT_POINTS = 32
 #: The density a PRIM box must reach (share of its points that fail).
 PRIM_THRESHOLD = 0.8
+#: Failing at this share of the points or more is failing almost everywhere (a box says little then).
+ALMOST_EVERYWHERE = 0.75
 
 
 @dataclass
@@ -143,8 +145,7 @@ def explore(
             progress.end()
         table = pd.DataFrame(rows)
         x = pd.DataFrame({p: [_numeric(ranges[p], point[p]) for point in design] for p in ranges})
-        found = [_discover(req.text, x, table[f"{req.text} :: status"] != "holds", ranges)
-                 for req in requirements]
+        found = [_discover(req.text, x, table[f"{req.text} :: status"], ranges) for req in requirements]
         fields = header(base)
         summary = ExploreSummary(
             **fields, policy=base.policy.minimal_config(), overrides=values,
@@ -161,11 +162,13 @@ def explore(
 
 
 def _discover(
-    text: str, x: pd.DataFrame, fails: pd.Series, ranges: Mapping[str, Variable]
+    text: str, x: pd.DataFrame, statuses: pd.Series, ranges: Mapping[str, Variable]
 ) -> ExploreRequirement:
-    """PRIM's box of the points where the requirement fails (None when it fails nowhere or everywhere)."""
-    y = fails.to_numpy(dtype=bool)
-    result = ExploreRequirement(requirement=text, failures=int(y.sum()), points=len(y))
+    """PRIM's box of the points where the requirement is not shown to hold (None when that is nowhere or
+    everywhere)."""
+    y = (statuses != "holds").to_numpy(dtype=bool)
+    result = ExploreRequirement(requirement=text, failures=int(y.sum()), points=len(y),
+                                undecided=int((statuses == "undecided").sum()))
     if y.sum() == 0 or y.all():
         return result
     with warnings.catch_warnings():
@@ -231,12 +234,26 @@ def _answer(found: Sequence[ExploreRequirement], ranges: Mapping[str, Variable])
         elif req.failures == req.points:
             lines.append(f"`{req.requirement}` does not hold at any of the {req.points} points explored.")
         elif req.box is None or not req.rules:
-            lines.append(f"`{req.requirement}` fails at {req.failures} of {req.points} points, with no box "
-                         "of the uncertain values that concentrates the failures.")
+            lines.append(f"`{req.requirement}` fails at {req.failures} of {req.points} points{_split(req)}, "
+                         "with no box of the uncertain values that concentrates the failures.")
+        elif req.failures >= ALMOST_EVERYWHERE * req.points:
+            lines.append(
+                f"`{req.requirement}` fails at {req.failures} of {req.points} points{_split(req)}: almost "
+                f"everywhere, so it is the policy rather than the uncertain values; PRIM's box "
+                f"(**{' and '.join(req.rules)}**) only trims the {req.points - req.failures} points where it "
+                "holds.")
         else:
             box = req.box
             lines.append(
-                f"`{req.requirement}` fails at {req.failures} of {req.points} points; it fails mainly when "
-                f"**{' and '.join(req.rules)}** ({formatter(share=True)(box.density)} of the points there "
-                f"fail; the box holds {formatter(share=True)(box.coverage)} of all failures).")
+                f"`{req.requirement}` fails at {req.failures} of {req.points} points{_split(req)}; it fails "
+                f"mainly when **{' and '.join(req.rules)}** ({formatter(share=True)(box.density)} of the "
+                f"points there fail; the box holds {formatter(share=True)(box.coverage)} of all failures).")
     return lines
+
+
+def _split(req: ExploreRequirement) -> str:
+    """` (5 shown to fail, 3 undecided)` when some failures are only undecided ones."""
+    if not req.undecided:
+        return ""
+    return (f" ({req.failures - req.undecided} shown to fail, {req.undecided} undecided: too close to the "
+            "limit for the replications)")
