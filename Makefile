@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/office-workers.yaml
 
-.PHONY: demo test lint venv dev clean bench reports notebooks servers-debian
+.PHONY: demo test lint venv dev clean bench reports notebooks servers servers-debian servers-python-node conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,18 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
+
+# The real authorization servers of the conformance suite (issue 14), installed by the project's own script:
+# django-oauth-toolkit (PyPI, into the venv), node oidc-provider (npm ci) and libfaketime (Debian).
+servers-python-node: $(VENV)/.installed-dev
+	VENV=$(VENV) scripts/servers/install-python-node.sh
+
+servers: servers-python-node servers-debian
+
+# Differential conformance against the real servers, with the longer randomised run (CI runs the short one
+# inside `make test`). Regenerates nothing: `scripts/conformance_matrix.py` writes docs/conformance.md.
+conformance: servers
+	$(BIN)/python -m pytest -q tests/conformance --conformance-long
 
 # The performance benchmark (issue 7): full model vs bare SimPy, scaling, workers. Not part of `make test`.
 bench: $(VENV)/.installed-bench

@@ -57,6 +57,7 @@ from sim.run.runner import RunResult
 from sim.scenario.loader import load_scenario, scenario_from_dict
 from sim.scenario.model import Scenario
 from sim.scenario.overrides import with_path_overrides
+from sim.verify.runner import DEFAULT_EXAMPLES, VerifyResult, verify_scenario
 
 __all__ = [
     "CheckResult",
@@ -73,6 +74,7 @@ __all__ = [
     "RunSummary",
     "Scenario",
     "SweepResult",
+    "VerifyResult",
     "check",
     "compare",
     "compare_runs",
@@ -101,6 +103,7 @@ __all__ = [
     "summary",
     "sweep",
     "tradeoff",
+    "verify",
     "with_overrides",
     "write",
 ]
@@ -341,6 +344,12 @@ def explore(
     if report:
         build_report(out)
     return result
+
+
+def verify(scenario: ScenarioLike, *, examples: int = DEFAULT_EXAMPLES, seed: int = 0) -> VerifyResult:
+    """`tokensim verify`: prove each of the scenario's invariants, or search `examples` timelines of its
+    behaviour class for a counterexample (shrunk to a minimal story); see docs/verify.md."""
+    return verify_scenario(_scenario(scenario), examples=examples, seed=seed, source=_source(scenario))
 
 
 def summary(result: RunResult) -> RunSummary:

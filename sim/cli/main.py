@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "schema": "sim.cli.commands.schema",
     "demo": "sim.cli.commands.demo",
     "ingest": "sim.cli.commands.ingest",
+    "verify": "sim.cli.commands.verify",
 }
 
 

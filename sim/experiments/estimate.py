@@ -33,6 +33,7 @@ LIMITS = {
     "replications": 10_000,
     "devices_per_user": 1_000,
     "cells": 10_000,
+    "refreshes_per_session": 20_000,  # a week-long session with one-minute access tokens makes ~10,000
 }
 
 
@@ -52,6 +53,8 @@ class WorkEstimate:
     requests: float
     memory_bytes: float
     devices_per_user: float
+    #: The most refreshes one session is expected to make (its mean duration over the access token's).
+    refreshes_per_session: float = 0.0
     cores: int = 1
     problems: list[str] = field(default_factory=list)
 
@@ -111,8 +114,9 @@ def estimate(scenario: Scenario, cells: int = 1, cores: int = 1) -> WorkEstimate
     minutes = scenario.horizon / MINUTE
     memory = minutes * 8 * MINUTE_ARRAYS * (len(scenario.population) + 1) * scenario.replications
     devices = max(float(p.devices.mean) for p in scenario.population)
+    per_session = max(p.activity.session_duration.mean for p in scenario.population) / max(access, 1e-9)
     return WorkEstimate(users, scenario.replications, cells, horizon_days, user_days, requests, memory,
-                        devices, cores)
+                        devices, per_session, cores)
 
 
 def check_limits(work: WorkEstimate, source: str | None = None, allow_large: bool = False) -> None:
@@ -131,6 +135,11 @@ def check_limits(work: WorkEstimate, source: str | None = None, allow_large: boo
         days = f"{work.horizon_days:,.0f} days"
         text = f"{days} of per-minute counts would need {gib:,.1f} GiB of memory"
         problems.append(Problem(("horizon",), text))
+    if work.refreshes_per_session > LIMITS["refreshes_per_session"]:
+        limit = LIMITS["refreshes_per_session"]
+        text = (f"sessions would refresh about {work.refreshes_per_session:,.3g} times each (the session "
+                f"duration against the access-token lifetime); the limit is {limit:,}")
+        problems.append(Problem(("policy", "access_token_lifetime"), text))
     places = {"users": "population", "devices_per_user": "population", "cells": "sweep"}
     for name, value in (("users", work.users), ("replications", work.replications),
                         ("devices_per_user", work.devices_per_user), ("cells", work.cells)):

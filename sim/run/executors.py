@@ -14,6 +14,8 @@ deterministically, so every executor gives identical results for the same seed.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
 import signal
 import time
@@ -35,6 +37,8 @@ CONNECT_TIMEOUT = 10
 WORKER_TIMEOUT = 60.0
 #: Seconds between two looks at the cluster while no shard finishes.
 WATCH_EVERY = 1.0
+#: prctl(2) option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
 _SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/:]+(:\d{1,5})?/?$")
 
 
@@ -48,7 +52,7 @@ def local_executor(workers: int) -> Iterator[Executor]:
 
         yield in_process
         return
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_ignores_interrupts)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_setup)
 
     def pooled(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
         futures = {pool.submit(run_shard, task): task for task in tasks}
@@ -67,10 +71,25 @@ def local_executor(workers: int) -> Iterator[Executor]:
     pool.shutdown(wait=True)
 
 
-def _worker_ignores_interrupts() -> None:
+def _worker_setup() -> None:
     # Ctrl-C reaches every process of the terminal's group; the main process alone decides what to do,
     # so a worker never prints a KeyboardInterrupt traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A forked worker inherits the command line's SIGTERM handler; being ended is all a worker needs.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _end_with_parent()
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to end this worker when the process that started it dies (even by SIGKILL): a killed run
+    leaves no worker behind, still holding the terminal's or a pipe's output open."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _stop_now(pool: ProcessPoolExecutor) -> None:

@@ -44,10 +44,15 @@ from sim.core.durations import format_duration
 from sim.core.metric_names import ALL
 from sim.core.validation import ConfigError, Problem, suggest
 from sim.policy.model import Policy
+from sim.policy.presets.base import support
+from sim.scenario.invariants import Invariant
 from sim.scenario.optimize import Optimize, Uncertain, parse_objective
 from sim.scenario.paths import check_path
 from sim.scenario.requirements import parse_requirement
 from sim.scenario.threats import Storage, Threats
+
+#: The most refresh requests one timeline of an invariant's behaviour class may make (verify stays fast).
+MAX_TIMELINE_REQUESTS = 100_000
 
 Schedule = Literal["always", "weekdays", "business_hours"]
 SCHEDULES: tuple[str, ...] = ("always", "weekdays", "business_hours")
@@ -379,6 +384,12 @@ class Scenario(_Section):
         description="Ranges of what is not known (dotted paths), explored by a Latin hypercube common to "
         "every candidate of `tokensim optimize` and by `tokensim explore`.",
     )
+    invariants: tuple[Invariant, ...] = Field(
+        default=(),
+        description="Promises about the policy that `tokensim verify` proves or searches a counterexample "
+        "for: each names a behaviour class (who) and one property (never, no_token_works, replay, "
+        "stolen_token_stops, at_most). See docs/verify.md.",
+    )
 
     @field_validator("population")
     @classmethod
@@ -400,6 +411,38 @@ class Scenario(_Section):
             seen[persona.name] = index
         return personas
 
+    @field_validator("invariants")
+    @classmethod
+    def _invariant_names(cls, invariants: tuple[Invariant, ...]) -> tuple[Invariant, ...]:
+        seen: dict[str, int] = {}
+        for index, invariant in enumerate(invariants):
+            if invariant.name in seen:
+                message = (
+                    f"duplicate invariant name {invariant.name!r} (also invariants[{seen[invariant.name]}]); "
+                    "names must be unique"
+                )
+                raise rule_error(index, message)
+            seen[invariant.name] = index
+        return invariants
+
+    @model_validator(mode="after")
+    def _invariants_bounded(self) -> Scenario:
+        shortest_access = support(self.policy.access_token_lifetime)[0]
+        errors: list[InitErrorDetails] = []
+        for index, invariant in enumerate(self.invariants):
+            requests = invariant.who.max_requests(shortest_access)
+            if requests > MAX_TIMELINE_REQUESTS:
+                message = (
+                    f"a timeline of this class can make about {requests:,.0f} refresh requests with access "
+                    f"tokens of {format_duration(shortest_access)}; at most {MAX_TIMELINE_REQUESTS:,} keep "
+                    "verify fast: shorten over or session_length, or lower sessions, devices, tabs or thefts"
+                )
+                kind = PydanticCustomError("scenario_rule", "{message}", {"message": message})
+                errors.append(InitErrorDetails(type=kind, loc=("invariants", index, "who"), input=None))
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
     @model_validator(mode="after")
     def _warmup_before_horizon(self) -> Scenario:
         if self.warmup >= self.horizon:
@@ -418,7 +461,7 @@ class Scenario(_Section):
             kind = PydanticCustomError("scenario_rule", "{message}", {"message": message})
             errors.append(InitErrorDetails(type=kind, loc=loc, input=value))
 
-        optional = ("sweep", "requirements", "optimize", "uncertain")
+        optional = ("sweep", "requirements", "invariants", "optimize", "uncertain")
         config = {k: v for k, v in self.to_config().items() if k not in optional}
         locations = self.sweep.override_locations() if self.sweep is not None else []
         decided: dict[str, tuple[str, ...]] = {}
@@ -459,14 +502,18 @@ class Scenario(_Section):
     def _policy_config(self, policy: Policy) -> dict[str, Any]:
         return policy.to_config()
 
+    @field_serializer("invariants")
+    def _invariants_config(self, invariants: tuple[Invariant, ...]) -> list[dict[str, Any]]:
+        return [invariant.to_config() for invariant in invariants]
+
     def to_config(self) -> dict[str, Any]:
         """The fully resolved scenario (every default applied) in its YAML form; JSON-serialisable.
 
-        `sweep`, `requirements`, `optimize` and `uncertain` appear only when the scenario has them, and a
-        persona's `threats` only when it has that section (so a plain scenario's form, recorded in every
-        summary.json, does not depend on these optional sections).
+        `sweep`, `requirements`, `invariants`, `optimize` and `uncertain` appear only when the scenario has
+        them, and a persona's `threats` only when it has that section (so a plain scenario's form, recorded
+        in every summary.json, does not depend on these optional sections).
         """
-        optional = ("sweep", "requirements", "optimize", "uncertain")
+        optional = ("sweep", "requirements", "invariants", "optimize", "uncertain")
         exclude = {name for name in optional if not getattr(self, name)}
         config = self.model_dump(mode="json", exclude=exclude)
         for persona in config["population"]:  # `threats` only where a persona has the section

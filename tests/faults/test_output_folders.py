@@ -89,14 +89,17 @@ def slow_run(files: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     out = files / "busy"
     command = [sys.executable, "-m", "sim", "run", str(files / "slow.yaml"), "--out", str(out),
                "--workers", "2", "--quiet"]
-    process = subprocess.Popen(command, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with (files / "slow.log").open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, text=True, stdout=log, stderr=log)
     try:
         _wait_for(lambda: out.is_dir() and any(p.name.startswith(STAGING_PREFIX) for p in out.iterdir()))
         yield process, out
     finally:
+        children = _children(process.pid)
         if process.poll() is None:
-            process.kill()
-        process.communicate()
+            process.kill()  # SIGKILL of the main process alone: its workers must end with it
+        process.wait(timeout=60)
+        _wait_for(lambda: not [pid for pid in children if _alive(pid)], 30)
 
 
 def test_a_second_writer_is_refused_with_the_first_one_s_pid(slow_run: tuple[subprocess.Popen[str], Path],
@@ -114,7 +117,8 @@ def test_sigterm_ends_the_run_cleanly(slow_run: tuple[subprocess.Popen[str], Pat
     process, out = slow_run
     children = _children(process.pid)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    err = (out.parent / "slow.log").read_text()
     assert process.returncode == 143, err
     assert "Traceback" not in err and "terminated" in err
     assert not out.exists()  # the folder this run created is gone: no spool, no staging, no half result
@@ -154,7 +158,11 @@ def test_an_unwritable_out_is_refused_before_the_run(files: Path, kind: str) -> 
     else:
         out = _read_only_mount(files)
     started = time.monotonic()
-    proc = tokensim("run", str(files / "slow.yaml"), "--out", str(out))
+    try:
+        proc = tokensim("run", str(files / "slow.yaml"), "--out", str(out))
+    finally:
+        if kind == "read-only":
+            subprocess.run(["umount", "-l", str(out)], check=False)
     no_traceback(proc)
     assert proc.returncode == 2, proc.stderr
     assert "--out" in proc.stderr
@@ -190,7 +198,7 @@ def test_a_full_disk_keeps_the_earlier_results_and_says_so(files: Path, small_di
     assert first.returncode == 0, first.stderr
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     bigger = files / "bigger.yaml"
-    bigger.write_text(TINY.replace("users: 8", "users: 400"))
+    bigger.write_text(TINY.replace("users: 8", "users: 5000"))
     proc = tokensim("run", str(bigger), "--out", str(out), "--workers", "1", "--quiet", "--force",
                     "--format", "csv")
     no_traceback(proc)

@@ -23,7 +23,7 @@ RUNAWAY = {
     "replications": (TINY.replace("replications: 2", "replications: 1000000"), "replications 1,000,000"),
     "devices": (TINY.replace("devices: 2", "devices: 1000000"), "devices per user 1,000,000"),
     "millisecond-tokens": (TINY.replace("max_tokens_per_user: 3}", "max_tokens_per_user: 3, "
-                                        "access_token_lifetime: 0.001s}"), "of CPU time"),
+                                        "access_token_lifetime: 0.001s}"), "sessions would refresh about"),
 }
 
 

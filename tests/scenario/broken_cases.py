@@ -201,6 +201,109 @@ BROKEN_CASES: list[BrokenCase] = [
     ("missing-users", replace(7), 6, ["population[0].users: required, but missing (How many users"]),
     # --- whole-scenario rules ------------------------------------------------------------------------
     ("warmup-not-before-horizon", insert(2, "warmup: 90d"), 3, ["warmup", "shorter than the horizon", "90d"]),
+    # --- invariants (docs/verify.md) ------------------------------------------------------------------
+    (
+        "invariant-property-typo",
+        insert(12, "invariants:", "  - name: x", "    nevr: forced_login"),
+        15,
+        ["invariants[0].nevr", "unknown field 'nevr'", "did you mean 'never'?"],
+    ),
+    (
+        "invariant-behaviour-typo",
+        insert(12, "invariants:", "  - name: x", "    who: {largest_gp: 14d}", "    never: forced_login"),
+        15,
+        ["invariants[0].who.largest_gp", "did you mean 'largest_gap'?"],
+    ),
+    (
+        "invariant-event-typo",
+        insert(12, "invariants:", "  - name: x", "    never: forced_logn"),
+        15,
+        ["invariants[0].never", "unknown event 'forced_logn'", "did you mean 'forced_login'?"],
+    ),
+    (
+        "invariant-cause-typo",
+        insert(12, "invariants:", "  - name: x", "    never: [eviction, forced_login.sliding]"),
+        15,
+        ["invariants[0].never[1]", "did you mean 'forced_login.sliding_expiry'?"],
+    ),
+    (
+        "invariant-without-property",
+        insert(12, "invariants:", "  - name: x", "    who: {devices: 2}"),
+        14,
+        ["invariants[0]", "give one property: never, no_token_works, replay, stolen_token_stops, at_most"],
+    ),
+    (
+        "invariant-two-properties",
+        insert(12, "invariants:", "  - name: x", "    never: eviction", "    replay: refused"),
+        16,
+        ["invariants[0].replay", "one property per invariant", "never and replay"],
+    ),
+    (
+        "invariant-stolen-without-thefts",
+        insert(12, "invariants:", "  - name: x", "    stolen_token_stops: {within: 1d}"),
+        15,
+        ["invariants[0].stolen_token_stops", "no thefts", "thefts: 1"],
+    ),
+    (
+        "invariant-replay-never-happens",
+        insert(12, "invariants:", "  - name: x", "    replay: kills_family"),
+        15,
+        ["invariants[0].replay", "presents a token twice", "lost_responses"],
+    ),
+    (
+        "invariant-devices-reversed",
+        insert(12, "invariants:", "  - name: x", "    who:", "      devices: 5..1", "    never: eviction"),
+        16,
+        ["invariants[0].who.devices", "low..high", "'5..1'"],
+    ),
+    (
+        "invariant-gaps-reversed",
+        insert(
+            12, "invariants:", "  - name: x", "    who:", "      smallest_gap: 2d", "      largest_gap: 1d",
+            "    never: eviction",
+        ),
+        16,
+        ["invariants[0].who.smallest_gap", "must not exceed largest_gap (1d)", "2d"],
+    ),
+    (
+        "invariant-per-typo",
+        insert(12, "invariants:", "  - name: x", "    who:", "      fresh_logins: {at_most: 2, pr: 30d}",
+               "    never: eviction"),
+        16,
+        ["invariants[0].who.fresh_logins.pr", "did you mean 'per'?"],
+    ),
+    (
+        "invariant-attacker-typo",
+        insert(
+            12, "invariants:", "  - name: x", "    who: {thefts: 1, attacker: immediatly}",
+            "    replay: refused",
+        ),
+        15,
+        ["invariants[0].who.attacker", "did you mean 'immediate'?"],
+    ),
+    (
+        "invariant-bad-after",
+        insert(12, "invariants:", "  - name: x", "    no_token_works: {later_than: 90d, after: lastuse}"),
+        15,
+        ["invariants[0].no_token_works.after", "'login' or 'last_use'", "'lastuse'"],
+    ),
+    (
+        "invariant-duplicate-names",
+        insert(
+            12, "invariants:", "  - name: x", "    never: eviction", "  - name: x", "    never: forced_login"
+        ),
+        16,
+        ["invariants[1]", "duplicate invariant name 'x'", "invariants[0]"],
+    ),
+    (
+        "invariant-timelines-too-large",
+        insert(
+            12, "invariants:", "  - name: x",
+            "    who: {devices: 20, sessions: 50, session_length: 7d, over: 1000d}", "    never: eviction",
+        ),
+        15,
+        ["invariants[0].who", "170,000 refresh requests", "at most 100,000"],
+    ),
     # --- the file itself -----------------------------------------------------------------------------
     ("empty-file", "", 1, ["empty"]),
     ("only-comments", "# nothing here\n\n", 1, ["empty"]),

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+#: Seconds any single HTTP request to a test server may take.
+REQUEST_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,34 @@ class RunningServer:
     clock: ServerClock | None = None
     #: Test users that can log in (each with its password in `passwords`).
     passwords: Mapping[str, str] = field(default_factory=dict)
+    #: How the client authenticates at the token endpoint: `client_secret_post` (id and secret in the
+    #: form body) or `client_secret_basic` (HTTP Basic).
+    client_auth: Literal["client_secret_post", "client_secret_basic"] = "client_secret_post"
+
+    def refresh(self, refresh_token: str) -> TokenResponse:
+        """`grant_type=refresh_token` at `token_endpoint`, exactly as a client sends it (RFC 6749 s. 6)."""
+        return self.token_request({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def token_request(self, form: Mapping[str, str], url: str | None = None) -> TokenResponse:
+        """POST a form to the token endpoint (or `url`) with the client's credentials; the JSON answer."""
+        import httpx  # the test dependency is imported only where a server is used
+
+        data = dict(form)
+        auth = None
+        if self.client_auth == "client_secret_basic" and self.client_secret is not None:
+            auth = (self.client_id, self.client_secret)
+        else:
+            data["client_id"] = self.client_id
+            if self.client_secret is not None:
+                data["client_secret"] = self.client_secret
+        response = httpx.post(url or self.token_endpoint, data=data, auth=auth, timeout=REQUEST_TIMEOUT)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": "non_json_response", "error_description": response.text[:200]}
+        if not isinstance(body, dict):
+            body = {"error": "non_json_response", "error_description": str(body)[:200]}
+        return TokenResponse(status=response.status_code, body=body)
 
     def login(self, user: str) -> TokenResponse:  # pragma: no cover - each server module overrides it
         """A fresh login of `user`: the token response of a new authorization (a new refresh-token chain)."""

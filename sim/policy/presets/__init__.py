@@ -10,7 +10,17 @@ mapping onto the policy fields and what is approximated.
 
 from __future__ import annotations
 
-from sim.policy.presets import auth0, entra_id, identityserver, keycloak, okta, spring, visma_connect
+from sim.policy.presets import (
+    auth0,
+    django_oauth_toolkit,
+    entra_id,
+    identityserver,
+    keycloak,
+    node_oidc_provider,
+    okta,
+    spring,
+    visma_connect,
+)
 from sim.policy.presets.base import Preset
 
 #: Every preset by name, in the order the documentation lists them.
@@ -27,6 +37,8 @@ PRESETS: dict[str, Preset] = {
         entra_id.STANDARD_PRESET,
         entra_id.SPA_PRESET,
         spring.PRESET,
+        django_oauth_toolkit.PRESET,
+        node_oidc_provider.PRESET,
     )
 }
 
