@@ -26,7 +26,7 @@ def missing_words(check: ConstraintCheck) -> str:
 def check_words(check: ConstraintCheck) -> str:
     """`estimate 11.4, one-sided 95% bound 12.2`, or why there is no estimate."""
     if check.missing:
-        known = (f"; {requirement_value(check.requirement, check.mean)} in the others"
+        known = (f"; the other replications average {requirement_value(check.requirement, check.mean)}"
                  if check.mean is not None else "")
         return missing_words(check) + known
     return (f"estimate {requirement_value(check.requirement, check.mean)}, one-sided 95% bound "

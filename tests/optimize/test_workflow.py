@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from sim.cli.main import main
+from sim.experiments.estimate import TooLargeError
 from sim.experiments.explore import explore
-from sim.experiments.optimize import optimize
+from sim.experiments.optimize import answer, optimize
+from sim.report.optimize import optimize_markdown
 from sim.scenario.loader import scenario_from_dict
 
 BASE = {
@@ -53,3 +56,30 @@ def test_explore_finds_the_box_where_a_requirement_fails(tmp_path):
     assert found.box is not None
     low, high = found.box.limits["population.p.activity.sessions_per_day"]
     assert low < high < 3  # the box leaves out the high session rates, where it holds
+
+
+def test_a_single_feasible_candidate_is_not_said_to_be_selected_among_one(tmp_path):
+    result = optimize(scenario_from_dict(BASE), tmp_path / "out", workers=1)
+    summary = result.summary
+    assert summary.recommended is not None
+    alone = summary.model_copy(update={"selection": summary.selection.model_copy(update={
+        "feasible": [summary.recommended],
+        "infeasible": [i for i in summary.selection.systems if i != summary.recommended]})})
+    lines = answer(alone)
+    assert "the only one of the" in lines[0] and "nothing left to select" in lines[1]
+    assert not any("among the 1 " in line or "among 1 " in line for line in lines)
+    report = optimize_markdown(alone, {}, {})
+    assert "only one candidate was shown feasible, so there was nothing to select between" in report
+    assert "eta =" not in report
+    # one column per decision variable in the evidence and in the table of every candidate
+    assert report.count("| `sliding_lifetime` |") == 2
+
+
+def test_work_beyond_the_limits_is_refused_before_anything_runs(tmp_path):
+    huge = {**BASE, "population": [{**BASE["population"][0], "users": 200_000_000}]}
+    with pytest.raises(TooLargeError):
+        optimize(scenario_from_dict(huge), tmp_path / "out", workers=1)
+    assert not (tmp_path / "out").exists()
+    path = tmp_path / "huge.yaml"
+    path.write_text(yaml.safe_dump(huge))
+    assert main(["optimize", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
