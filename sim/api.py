@@ -47,8 +47,14 @@ from sim.experiments.progress import Progress
 from sim.experiments.run import RunOutcome, run_into
 from sim.experiments.run import run as _run
 from sim.experiments.sweep import SweepResult, run_sweep
+from sim.fit.fit import FitResult, fit_trace
+from sim.fit.synthetic import simulate_trace as _simulate_trace
+from sim.fit.workflow import FitOutcome
+from sim.fit.workflow import fit as _fit
 from sim.ingest.pipeline import IngestOptions, IngestResult
 from sim.ingest.pipeline import ingest as _ingest
+from sim.ingest.trace import Trace
+from sim.ingest.trace import read_trace as _read_trace
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
@@ -64,6 +70,8 @@ __all__ = [
     "Comparison",
     "Estimate",
     "ExploreResult",
+    "FitOutcome",
+    "FitResult",
     "IngestOptions",
     "IngestResult",
     "OptimizeResult",
@@ -74,11 +82,14 @@ __all__ = [
     "RunSummary",
     "Scenario",
     "SweepResult",
+    "Trace",
     "VerifyResult",
     "check",
     "compare",
     "compare_runs",
     "explore",
+    "fit",
+    "fit_personas",
     "idle_window_days",
     "ingest",
     "load_scenario",
@@ -95,11 +106,13 @@ __all__ = [
     "plot_survival",
     "plot_weekly_load",
     "prepare",
+    "read_trace",
     "report",
     "run",
     "run_to",
     "save_figure",
     "scenario_from_dict",
+    "simulate_trace",
     "summary",
     "sweep",
     "tradeoff",
@@ -257,6 +270,52 @@ def compare(
         if report:
             build_report(out)
     return comparison
+
+
+def fit(
+    trace: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    personas: int | str = 1,
+    policy: str | Mapping[str, Any] | None = None,
+    report_dir: str | os.PathLike[str] | None = None,
+    compare: bool = True,
+    replications: int = 5,
+    seed: int = 0,
+    workers: int | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> FitOutcome:
+    """`tokensim fit`: personas fitted to a trace (`personas` a number or "auto"), written as a scenario
+    to `out` with the fit report in `report_dir` (default: beside `out`, named `<stem>-fit`). `policy`: the
+    log's own policy (a preset's name, a YAML file or a mapping) for the report's token-event comparison,
+    which simulates the fitted scenario and the replayed trace `replications` times (`compare=False`:
+    not). The outcome has the fit (`.fit.personas`), the loaded scenario and the comparison table."""
+    policy_value = dict(policy) if isinstance(policy, Mapping) else policy
+    folder = None if report_dir is None else Path(report_dir)
+    return _fit(Path(trace), Path(out), personas=personas, policy=policy_value, report_dir=folder,
+                compare=compare, replications=replications, seed=seed, workers=workers, force=force,
+                progress=progress)
+
+
+def fit_personas(trace: str | os.PathLike[str], personas: int | str = 1, seed: int = 0) -> FitResult:
+    """The personas fitted to a trace, in memory (no file written); `.scenario_config(policy)` is the
+    scenario's YAML form."""
+    return fit_trace(Path(trace), personas, seed=seed)
+
+
+def read_trace(trace: str | os.PathLike[str]) -> Trace:
+    """A trace read back (`.sessions`, `.users` DataFrames, `.metadata`, `.summary`); ConfigError naming
+    the file when it is not a trace."""
+    return _read_trace(Path(trace))
+
+
+def simulate_trace(
+    scenario: ScenarioLike, out: str | os.PathLike[str], replication: int = 0
+) -> Path:
+    """Simulate one replication of a scenario and write its sessions as a trace (`out` is trace.parquet,
+    with trace.users.parquet and trace.summary.json beside it): a known truth to replay or fit."""
+    return _simulate_trace(_scenario(scenario), Path(out), replication, _source(scenario))
 
 
 def check(

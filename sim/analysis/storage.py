@@ -14,8 +14,10 @@ The rules (documented in docs/scenario.md, section `storage`):
 - a row needed at the horizon is still there.
 
 Rotations are counted per minute, so a rotation's rows start at the start of its minute: the figures are
-exact to the minute. Rows are additive, so the rows of several personas are those of their chains and
-rotation counts put together.
+exact to the minute. Rows are additive, so the rows of several personas (or shards) are those of their
+chains and rotation counts put together: a run counts each shard's row additions and removals on the
+minute grid (`removal_histograms`, sim/analysis/counts.py) and sums them (`grid_rows`), with the same
+result as `rows` on all the chains at once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from sim.analysis.counts import MinuteGrid
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -89,12 +93,57 @@ class StorageModel:
         refreshes = chains["refreshes"].to_numpy(dtype=np.int64)
         return rows - _count_until(removed, refreshes, times)
 
+    def removal_histograms(
+        self, ended: np.ndarray, refreshes: np.ndarray, grid: MinuteGrid
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per bin of the minute grid: chain rows removed (None when they go as their chains end, so
+        the histogram of ends serves), and the rotation rows that go with them (`rotate_keep_old` only)."""
+        removed = self.removed_at(np.where(np.isnan(ended), math.inf, ended))
+        chain_rows = grid.histogram(removed) if self.cleanup_interval is not None else None
+        rotation_rows = grid.histogram(removed, refreshes) if self.usage == "rotate_keep_old" else None
+        return chain_rows, rotation_rows
+
+    def grid_rows(
+        self,
+        authorized: np.ndarray | None,
+        removed: np.ndarray | None,
+        removed_rotations: np.ndarray | None,
+        rotations: np.ndarray | None,
+        grid: MinuteGrid,
+    ) -> np.ndarray:
+        """Rows held at every minute start of the grid, from merged histograms: chains authorized and
+        removed (`removal_histograms`; the ends when rows go with their chains), the rotation rows that
+        go with removed chains, and the per-minute rotation counts. Equal to `rows` at those times."""
+        zeros = np.zeros(grid.bins, dtype=np.int64)
+        added = zeros if authorized is None else authorized
+        gone = zeros if removed is None else removed
+        rows = np.cumsum(added)[: grid.last + 1] - np.cumsum(gone)[: grid.last + 1]
+        if rotations is None or self.usage == "reuse":
+            return rows
+        minutes = np.nonzero(rotations)[0]
+        counts = rotations[minutes].astype(np.int64)
+        starts = minutes * 60.0
+        rows = rows + np.cumsum(grid.histogram(starts, counts))[: grid.last + 1]
+        if self.usage == "one_time":
+            expired = self.removed_at(starts + self.consumed_retention)
+            return rows - np.cumsum(grid.histogram(expired, counts))[: grid.last + 1]
+        kept = zeros if removed_rotations is None else removed_rotations
+        return rows - np.cumsum(kept)[: grid.last + 1]
+
+    def window_metrics(self, rows: np.ndarray, users: int, warmup: float, horizon: float) -> dict[str, float]:
+        """`metrics` from the rows at every minute start of the run's grid (`grid_rows`)."""
+        window = rows[math.ceil(warmup / 60.0) : math.ceil(horizon / 60.0)]
+        return self._summarize(window if len(window) else np.zeros(1), users)
+
     def metrics(
         self, chains: pd.DataFrame, rotations: np.ndarray | None, users: int, warmup: float, horizon: float
     ) -> dict[str, float]:
         """Mean and peak rows over the window (sampled at each minute's start), bytes, per 1,000 users."""
         grid = np.arange(math.ceil(warmup / 60.0), math.ceil(horizon / 60.0)) * 60.0
         rows = self.rows(chains, rotations, grid) if len(grid) else np.zeros(1)
+        return self._summarize(rows, users)
+
+    def _summarize(self, rows: np.ndarray, users: int) -> dict[str, float]:
         mean = float(rows.mean())
         peak = float(rows.max(initial=0))
         return {

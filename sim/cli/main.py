@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "compare": "sim.cli.commands.compare",
     "optimize": "sim.cli.commands.optimize",
     "explore": "sim.cli.commands.explore",
+    "fit": "sim.cli.commands.fit",
     "check": "sim.cli.commands.check",
     "report": "sim.cli.commands.report",
     "validate": "sim.cli.commands.validate",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -28,6 +29,9 @@ from sim.report.numbers import (
     zero_width,
 )
 from sim.scenario.paths import short_names, value_text
+
+if TYPE_CHECKING:
+    from sim.fit.workflow import FitOutcome
 
 #: The metrics of a sweep's table.
 SWEEP_COLUMNS = (
@@ -263,3 +267,40 @@ def lines(texts: Sequence[str]) -> None:
     """Print plain lines to stdout."""
     for text in texts:
         print(text)
+
+
+def fit_summary(outcome: FitOutcome, console: Console) -> None:
+    """The personas `tokensim fit` found, each parameter with its interval, and where the files are."""
+    from sim.report.numbers import num
+
+    fit = outcome.fit
+    table = Table(title=escape(f"{fit.users:,} users, {fit.sessions:,} sessions, {fit.span_days:g} days: "
+                               f"{len(fit.personas)} persona(s) ({fit.clustering.method})"))
+    for column in ("persona", "users", "devices / user", "schedule", "sessions / device / active day",
+                   "median session", "absences / year"):
+        table.add_column(column, justify="left" if column in ("persona", "schedule") else "right")
+    for p in fit.personas:
+        s, d, a = p.schedule, p.duration, p.absences
+        median = f"{num(d.median / 60)} min ({num(d.median_ci[0] / 60)}–{num(d.median_ci[1] / 60)})"
+        table.add_row(
+            escape(p.name), f"{len(p.users):,}",
+            f"{num(p.devices.mean)} ({num(p.devices.mean_ci[0])}–{num(p.devices.mean_ci[1])})",
+            s.chosen.name,
+            f"{num(s.sessions_per_day)} ({num(s.sessions_per_day_ci[0])}–{num(s.sessions_per_day_ci[1])})",
+            median + (" empirical" if d.kind == "empirical" else ""),
+            f"{num(a.per_year)} ({num(a.per_year_ci[0])}–{num(a.per_year_ci[1])})",
+        )
+    console.print(table)
+    rejected = [p.name for p in fit.personas if p.duration.rejected]
+    if rejected:
+        console.print(f"no parametric session duration fits {', '.join(rejected)}: the scenario uses their "
+                      "quantiles (see the report)")
+    if outcome.comparison is not None:
+        from sim.fit.compare import within_share
+
+        covered, total = within_share(outcome.comparison.table, "fitted")
+        replayed, replay_total = within_share(outcome.comparison.table, "replayed")
+        console.print(f"token events under the policy: the fitted scenario covers {covered} of {total} of "
+                      f"the trace's statistics, the replayed trace {replayed} of {replay_total}")
+    console.print(f"wrote {outcome.scenario_file} and {outcome.report_dir}/report.html "
+                  f"in {outcome.seconds:.1f} s", style="dim")

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from sim.core.durations import DAY, MINUTE
 from sim.core.validation import ConfigError, Problem
 from sim.model.schedule import SCHEDULES
+from sim.scenario.activity import WeeklyProfile
 from sim.scenario.model import Persona, Scenario
+from sim.scenario.trace_file import trace_shape
 
 #: Simulated user-days per second on one core of the benchmark machine (`make bench`, full model).
 USER_DAYS_PER_CORE_SECOND = 60_000.0
@@ -79,9 +81,11 @@ class WorkEstimate:
 
 
 def duration_words(seconds: float) -> str:
-    """`45 s`, `12 min`, `3.5 h`, `41 days`."""
+    """`under a second`, `45 s`, `12 min`, `3.5 h`, `41 days`."""
     if not math.isfinite(seconds):
         return "forever"
+    if seconds < 1:
+        return "under a second"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 90 * 60:
@@ -93,12 +97,20 @@ def duration_words(seconds: float) -> str:
 
 def _requests_per_user_day(persona: Persona, access_token_lifetime: float) -> float:
     activity = persona.activity
-    windows, per_active_day = SCHEDULES[activity.schedule]
-    active_days_per_week = sum(end - start for start, end in windows) / per_active_day
-    sessions = activity.sessions_per_day * active_days_per_week / 7  # per calendar day
     duration = activity.session_duration.mean
+    devices = persona.devices.mean
+    if activity.trace is not None:  # the trace's own rate: sessions of all its users' devices
+        shape = trace_shape(activity.trace.path)
+        sessions = shape.sessions / shape.users / max(shape.span / DAY, 1.0)
+        devices = 1.0
+    elif isinstance(activity.schedule, WeeklyProfile):
+        sessions = activity.sessions_per_day * activity.schedule.active_days / 7
+    else:
+        windows, per_active_day = SCHEDULES[activity.schedule]
+        active_days_per_week = sum(end - start for start, end in windows) / per_active_day
+        sessions = activity.sessions_per_day * active_days_per_week / 7  # per calendar day
     refreshes_per_session = 1.0 + duration / max(access_token_lifetime, 1e-9)
-    return sessions * persona.devices.mean * persona.clients.tabs.mean * refreshes_per_session
+    return sessions * devices * persona.clients.tabs.mean * refreshes_per_session
 
 
 def estimate(scenario: Scenario, cells: int = 1, cores: int = 1) -> WorkEstimate:

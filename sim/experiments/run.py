@@ -70,9 +70,11 @@ def run(
         progress.advanced(label, done, all_users)
 
     with open_executor(scheduler, workers, worker_timeout) as (executor, count):
+        # on a cluster the workers write their parts themselves, so the tables stay partitioned datasets
+        layout = "dataset" if scheduler is not None else "files"
         result = run_scenario(
             scenario, workers=count, progress=advanced, executor=guarded(executor), spool_dir=spool_dir,
-            events=events,
+            events=events, layout=layout,
         )
     progress.finished(label, time.perf_counter() - started)
     return result
@@ -146,6 +148,7 @@ def run_precise(
         token_requests=sum(p.token_requests for p in pieces),
         sessions=sum(p.sessions for p in pieces),
         spool=spool,
+        timings={name: sum(p.timings.get(name, 0.0) for p in pieces) for name in ("shards", "metrics")},
     )
     return result, outcome
 

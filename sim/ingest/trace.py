@@ -180,5 +180,16 @@ def read_trace(path: Path | str) -> Trace:
         )
     sessions = pq.read_table(path).to_pandas()
     users = pq.read_table(users_path).to_pandas()
+    for frame in (sessions, users):
+        if "user" not in frame.columns:
+            raise ConfigError([Problem(("user",), "the table has no user column")], source=str(path))
+    sessions["user"] = sessions["user"].astype(str)
+    sessions["device"] = sessions["device"].astype(str)
+    users["user"] = users["user"].astype(str)
+    unknown = set(sessions["user"].unique()) - set(users["user"])
+    if unknown:
+        example = sorted(unknown)[0]
+        message = f"{len(unknown)} user(s) with sessions are not in the users table, e.g. {example!r}"
+        raise ConfigError([Problem(("user",), message)], source=str(path))
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else None
     return Trace(sessions=sessions, users=users, metadata=metadata, summary=summary)

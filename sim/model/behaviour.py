@@ -35,19 +35,21 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import simpy
 
 from sim.core.durations import DAY
 from sim.core.reasons import DETECTING, EVICTED, FAMILY_REVOKED, LOGOUT, REVOKED
 from sim.model import streams
 from sim.model.recording import AUTHORIZATION, REFRESH_FAILED, REFRESH_OK, SESSION, Recorder
-from sim.model.schedule import Absences, WeeklySchedule
+from sim.model.schedule import Absences, make_schedule
 from sim.model.threats import Attacker, Theft, plan_thefts, settle
 from sim.policy.engine import ChainInfo, RefreshResult, SeriesResult, TokenEngine
 
 if TYPE_CHECKING:
-    import numpy as np
+    from collections.abc import Sequence
 
+    from sim.model.replay import RecordedUser
     from sim.policy.model import Policy
     from sim.scenario import Persona
 
@@ -88,6 +90,8 @@ class _Device:
     # a draw per request, and let a run of refreshes be simulated in one step.
     lost_in: float = math.inf
     unsaved_in: float = math.inf
+    #: A replayed device's recorded sessions, (start, end) rows (None: sessions are drawn).
+    recorded: np.ndarray | None = None
 
 
 class UserSimulation:
@@ -103,6 +107,7 @@ class UserSimulation:
         user: int,
         recorder: Recorder,
         run_ahead: bool = True,
+        recorded: RecordedUser | None = None,
     ):
         self.persona = persona
         self.run_ahead = run_ahead
@@ -116,17 +121,31 @@ class UserSimulation:
 
         access_rng = None if policy.fixed_access_token_lifetime is not None else rng(-1, streams.ACCESS)
         self.engine = TokenEngine(policy, on_chain_end=self._chain_ended, retain_ended=False, rng=access_rng)
-        self.schedule = WeeklySchedule(persona.activity.schedule)
+        self.schedule = make_schedule(persona.activity.schedule)
         self.session_gap_mean = self.schedule.active_per_day / persona.activity.sessions_per_day
 
         user_rng = rng(-1, streams.USER)
-        n_devices = max(1, int(persona.devices.sample(user_rng)))
-        self.absences = Absences.draw(user_rng, persona.absences.per_year, persona.absences.duration, horizon)
+        if persona.activity.trace is None:
+            n_devices = max(1, int(persona.devices.sample(user_rng)))
+            absences = persona.absences
+            self.absences = Absences.draw(user_rng, absences.per_year, absences.duration, horizon)
+        else:  # the trace gives the devices and their sessions (absences included)
+            if recorded is None:
+                message = f"persona {persona.name!r} replays a trace: give each user's recorded sessions"
+                raise ValueError(message)
+            n_devices = max(1, len(recorded.devices))  # a user without sessions still has a device
+            self.absences = Absences([])
         self.password_rng = user_rng
         self.devices = [
             _Device(i, rng(i, streams.SESSIONS), rng(i, streams.FAULTS), rng(i, streams.LIFECYCLE))
             for i in range(n_devices)
         ]
+        if recorded is not None:
+            for device in self.devices:  # a user without sessions has one device that never starts one
+                has = device.index < len(recorded.devices)
+                device.recorded = recorded.devices[device.index] if has else np.empty((0, 2))
+        #: The opt-in session log (sim/model/recording.py): each session's start and end as a row.
+        self._session_log = recorder.sessions is not None
         self.thefts: list[Theft] = plan_thefts(
             persona.threats, lambda device: rng(device, streams.THEFT), n_devices, horizon
         )
@@ -215,11 +234,24 @@ class UserSimulation:
         device.lost_in = self._geometric(device.faults, persona.faults.lost_refresh_response)
         device.unsaved_in = self._geometric(device.faults, persona.faults.persist_failure)
         ready_at = 0.0  # when the previous session ended
+        # a replayed device takes its sessions from the trace; the other draws stay as they are
+        recorded = None if device.recorded is None else device.recorded.tolist()
+        replayed = 0
+        session_log = self._session_log
         while True:
-            start = self._next_session_start(gaps, ready_at)
-            if start > horizon:
-                return
-            duration = next(durations)
+            if recorded is None:
+                start = self._next_session_start(gaps, ready_at)
+                if start > horizon:
+                    return
+                duration = next(durations)
+            else:
+                if replayed == len(recorded):
+                    return
+                start, recorded_end = recorded[replayed]
+                replayed += 1
+                if start > horizon:
+                    return
+                duration = recorded_end - start
             tabs = max(1, int(next(tabs_drawn)))
             fresh = next(fresh_draws) < fresh_chance
             if not self._run_ahead_to(device, start):
@@ -235,6 +267,8 @@ class UserSimulation:
                 device.next_replacement += device.lifecycle.exponential(1 / replacement_rate)
             end = start + duration
             device.session_end = end
+            if session_log:
+                self.recorder.session(device.index, start, end)
             racing = 1 if refresh_lock else tabs
             opened = self._open_session(device, end, racing, fresh)
             if not opened or (device.token is not None and device.access_expires_at < end):
@@ -501,10 +535,16 @@ def simulate_users(
     users: range,
     recorder: Recorder,
     run_ahead: bool = True,
+    recorded: Sequence[RecordedUser] | None = None,
 ) -> None:
     """Simulate a range of a persona's users (one shard), recording into `recorder`.
 
     `run_ahead=False` steps every refresh through SimPy (slower, same results: kept for the proof).
+    `recorded`: for a persona that replays a trace, each user's recorded sessions (sim/model/replay.py).
     """
-    for user in users:
-        UserSimulation(policy, persona, horizon, seed, replication, user, recorder, run_ahead).run()
+    trace = persona.activity.trace
+    for index, user in enumerate(users):
+        replay = None
+        if recorded is not None and trace is not None:
+            replay = recorded[index].within(horizon, trace.repeat)
+        UserSimulation(policy, persona, horizon, seed, replication, user, recorder, run_ahead, replay).run()

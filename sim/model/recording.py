@@ -9,6 +9,10 @@ The event log (`Recorder(horizon, event_log=True)`, off by default) also keeps e
 row (EVENT_COLUMNS): logins, refreshes (the attackers' too), logouts and session starts, with the
 chain, the outcome and the failure reason, for `tokensim run --events FORMAT` (sim/ingest/export.py).
 Off, it costs nothing: `events` is None and the behaviour code does not call it.
+
+The session log (`Recorder(horizon, session_log=True)`, off by default) also keeps every session's start
+and end as a row (SESSION_COLUMNS), from which sim/fit/synthetic.py writes a simulation's sessions as a
+trace. Off, `sessions` is None and costs nothing.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ EVENT_KINDS = ("login", "refresh", "logout", "session", "attacker_refresh")
 #: `outcome`: `ok`; `grace` (a retry inside the reuse interval: succeeded, issued no new token);
 #: `failed` (a refresh, `reason` says why); `rejected` (a login refused at the cap).
 EVENT_OUTCOMES = ("ok", "grace", "failed", "rejected")
+#: One row per session when the session log is on.
+SESSION_COLUMNS = ("replication", "persona", "user", "device", "start_s", "end_s")
 
 _FLUSH_EVERY = 200_000
 
@@ -93,9 +99,15 @@ class Recorder:
     event_log: bool = False
     events: dict[str, list] | None = None
 
+    #: Keep every session's start and end (SESSION_COLUMNS) in `sessions`; off, `sessions` is None.
+    session_log: bool = False
+    sessions: dict[str, list] | None = None
+
     def __post_init__(self) -> None:
         if self.event_log and self.events is None:
             self.events = {c: [] for c in EVENT_COLUMNS}
+        if self.session_log and self.sessions is None:
+            self.sessions = {c: [] for c in SESSION_COLUMNS}
         self._minutes = math.ceil(self.horizon / 60.0) + 1
         self._hours = math.ceil(self.horizon / 3600.0) + 1
         # times not yet counted, one list per event kind (AUTHORIZATION ... SESSION)
@@ -212,6 +224,18 @@ class Recorder:
         columns["kind"].extend([kind] * n)
         columns["outcome"].extend([outcome] * n)
         columns["reason"].extend([reason] * n)
+
+    def session(self, device: int, start: float, end: float) -> None:
+        """One session (only with the session log on: callers check `sessions is not None`)."""
+        columns = self.sessions
+        assert columns is not None, "the session log is off"
+        replication, persona = self._key
+        columns["replication"].append(replication)
+        columns["persona"].append(persona)
+        columns["user"].append(self._user)
+        columns["device"].append(device)
+        columns["start_s"].append(start)
+        columns["end_s"].append(end)
 
     def rejected_login(self, t: float) -> None:
         """A login refused because the user is at the cap (`on_cap: reject_new`)."""

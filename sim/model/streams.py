@@ -21,6 +21,7 @@ LIFECYCLE = 2  # device replacement, logout at session end
 USER = 3  # per-user draws: device count, absences, password changes
 ACCESS = 4  # the server's draws of access-token lifetimes (when the policy gives a distribution)
 THEFT = 5  # thefts: per device the stolen-device draw, per user (device -1) the theft times and victims
+REPLAY = 6  # a replayed trace's bootstrap: which trace users a replication simulates (user 0, device -1)
 
 
 def persona_key(name: str) -> int:

@@ -62,12 +62,16 @@ def is_sweep(summary: Summary) -> bool:
 def read_table(
     directory: Path, name: str, required: bool = True, columns: list[str] | None = None
 ) -> pd.DataFrame | None:
-    """`name.parquet` or `name.csv` from the directory (Parquet first); None if absent and not required.
+    """`name/` (a partitioned Parquet dataset, as `tokensim run --scheduler` writes), `name.parquet` or
+    `name.csv` from the directory, in that order; None if absent and not required.
 
     `columns`: read only these (a run's chains table can be large; a report needs a few of its columns).
     """
     manifest = Manifest.read(Path(directory))
     listed = set(manifest.files) if manifest is not None else None
+    in_manifest = listed is None or any(f.startswith(f"{name}/") for f in listed)
+    if (Path(directory) / name).is_dir() and in_manifest:
+        return _read_dataset(Path(directory) / name, columns)
     for suffix, reader in ((".parquet", pd.read_parquet), (".csv", pd.read_csv)):
         path = Path(directory) / f"{name}{suffix}"
         if path.is_file() and (listed is None or path.name in listed):
@@ -77,6 +81,22 @@ def read_table(
     if required:
         raise ReportInputError(f"{directory}: no {name}.parquet or {name}.csv")
     return None
+
+
+def _read_dataset(path: Path, columns: list[str] | None) -> pd.DataFrame:
+    """A Hive-partitioned Parquet dataset (replication=N/part-*.parquet) as one frame in the table's order:
+    `replication` an int64 column in first place, rows by replication then part."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    partitioning = ds.partitioning(pa.schema([("replication", pa.int64())]), flavor="hive")
+    data = ds.dataset(path, format="parquet", partitioning=partitioning)
+    if columns is None:
+        columns = ["replication", *(c for c in data.schema.names if c != "replication")]
+    frame = data.to_table(columns=columns).to_pandas()
+    if "replication" in frame:  # the folders come in name order (10 before 2)
+        frame = frame.sort_values("replication", kind="stable").reset_index(drop=True)
+    return frame
 
 
 #: The chains columns a run report uses (survival curves, valid chains per user).

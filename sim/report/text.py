@@ -8,6 +8,7 @@ Every number in a headline sentence is the summary's value in the one number for
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 from sim.analysis.summary import Estimate, RunSummary
@@ -117,6 +118,12 @@ def persona_sentences(summary: RunSummary) -> list[str]:
 
 def dist_text(value: Any) -> str:
     """A value or distribution of the resolved scenario, compactly: `lognormal(median 1h, sigma 0.8)`."""
+    if isinstance(value, Mapping) and "profile" in value:
+        return "weekly profile (7 x 24 hourly rates)"
+    if isinstance(value, Mapping) and {"path", "sampling"} <= set(value):  # a replayed trace
+        repeated = ", repeated by weeks" if value.get("repeat") else ""
+        name = PurePath(str(value["path"])).name
+        return f"trace {name}, {value['sampling']}{repeated}"
     if isinstance(value, Mapping):
         extras = {k: v for k, v in value.items() if k in ("min", "max")}
         kinds = [k for k in value if k not in extras]

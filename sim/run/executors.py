@@ -7,7 +7,7 @@ deterministically, so every executor gives identical results for the same seed.
 - `local_executor(workers)`: one process pool kept open across many runs (a sweep's cells), so workers
   start once; with one worker, shards run in this process.
 - `dask_executor(client)`: `client.map(run_shard, tasks)` on a `dask.distributed` cluster, results
-  collected with `as_completed`. Workers return a shard's aggregates and tables (a `Recorder`), never
+  collected with `as_completed`. Workers return a shard's aggregates and tables (a `ShardResult`), never
   simulator objects, and each result is released as soon as it is merged.
 - `connect(address)`: a `distributed.Client` for `tokensim sweep --scheduler tcp://HOST:PORT`.
 """
@@ -15,6 +15,7 @@ deterministically, so every executor gives identical results for the same seed.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import signal
@@ -25,8 +26,7 @@ from concurrent.futures import as_completed as futures_completed
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sim.model.recording import Recorder
-from sim.run.shards import Executor, ShardTask, default_workers, run_shard
+from sim.run.shards import Executor, ShardResult, ShardTask, default_workers, run_shard
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -46,7 +46,7 @@ _SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx)://[^\s/:]+(:\d{1,5})?/?$
 def local_executor(workers: int) -> Iterator[Executor]:
     """A local executor whose process pool (of `workers` processes) lives as long as the context."""
     if workers <= 1:
-        def in_process(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+        def in_process(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, ShardResult]]:
             for task in tasks:
                 yield task, run_shard(task)
 
@@ -54,7 +54,7 @@ def local_executor(workers: int) -> Iterator[Executor]:
         return
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_setup)
 
-    def pooled(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+    def pooled(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, ShardResult]]:
         futures = {pool.submit(run_shard, task): task for task in tasks}
         try:
             for future in futures_completed(futures):
@@ -109,7 +109,7 @@ def dask_executor(client: Client, worker_timeout: float = WORKER_TIMEOUT) -> Exe
     """An executor that runs shards on the Dask cluster behind `client`."""
     from distributed import as_completed
 
-    def run(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+    def run(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, ShardResult]]:
         futures = client.map(run_shard, tasks, pure=False)
         by_key = {future.key: task for future, task in zip(futures, tasks, strict=True)}
         completed = as_completed(futures, loop=client.loop)
@@ -123,10 +123,10 @@ def dask_executor(client: Client, worker_timeout: float = WORKER_TIMEOUT) -> Exe
                         error = future.exception() if future.status == "error" else None
                         reason = error or "the cluster lost it"
                         raise ShardFailure(f"a shard ended as {future.status}: {reason}")
-                    recorder = future.result()
-                    if not isinstance(recorder, Recorder):
-                        raise ShardFailure(f"a worker returned {type(recorder).__name__}, not a shard's rows")
-                    yield by_key.pop(future.key), recorder
+                    result = future.result()
+                    if not isinstance(result, ShardResult):
+                        raise ShardFailure(f"a worker returned {type(result).__name__}, not a shard's result")
+                    yield by_key.pop(future.key), result
                     watch.progressed()
         finally:
             completed.clear()  # interrupted: no reference is left, so the cluster drops the shards
@@ -208,18 +208,31 @@ class SchedulerError(OSError):
     """A Dask scheduler address that is malformed or does not answer (bad input: exit 2)."""
 
 
+#: The name the runner uses for a scheduler that does not answer.
+SchedulerUnreachable = SchedulerError
+
+
+#: A worker that fails to write its rows with these reports a problem of the output folder (exit 4).
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG})
+
+
 def guarded(executor: Executor, on_shard: Callable[[ShardTask], None] | None = None,
             where: str = "") -> Executor:
     """The executor with its failures turned into ShardFailure, calling `on_shard` as each shard ends."""
 
-    def run(tasks: list[ShardTask], workers: int) -> Iterator[tuple[ShardTask, Recorder]]:
+    def run(tasks: list[ShardTask], workers: int) -> Iterator[tuple[ShardTask, ShardResult]]:
         try:
-            for task, recorder in executor(tasks, workers):
+            for task, result in executor(tasks, workers):
                 if on_shard is not None:
                     on_shard(task)
-                yield task, recorder
+                yield task, result
         except (KeyboardInterrupt, GeneratorExit):
             raise
+        except OSError as exc:
+            if exc.errno in _DISK_ERRORS:  # a worker writing its rows: the output's problem, not the run's
+                raise
+            prefix = f"{where}: " if where else ""
+            raise ShardFailure(f"{prefix}{type(exc).__name__}: {exc}") from exc
         except Exception as exc:
             prefix = f"{where}: " if where else ""
             raise ShardFailure(f"{prefix}{type(exc).__name__}: {exc}") from exc

@@ -54,18 +54,26 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         line = raw[: exc.start].count(b"\n") + 1
         message = f"not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8"
         raise _error(message, source, line) from None
-    return scenario_from_yaml(text, source)
+    return scenario_from_yaml(text, source, base_dir=Path(path).absolute().parent)
 
 
-def scenario_from_yaml(text: str, source: str | None = None) -> Scenario:
-    """Validate a scenario given as YAML text; `source` names it in messages (e.g. the file name)."""
+def scenario_from_yaml(
+    text: str, source: str | None = None, base_dir: str | os.PathLike[str] | None = None
+) -> Scenario:
+    """Validate a scenario given as YAML text; `source` names it in messages (e.g. the file name).
+
+    Relative file paths in it (a persona's `activity.trace`) start from `base_dir` (default: the
+    current directory); `load_scenario` passes the scenario file's folder.
+    """
     data, lines = _parse(text, source)
-    return _validate(data, source, lines)
+    return _validate(data, source, lines, base_dir)
 
 
-def scenario_from_dict(data: dict[str, Any], source: str | None = None) -> Scenario:
+def scenario_from_dict(
+    data: dict[str, Any], source: str | None = None, base_dir: str | os.PathLike[str] | None = None
+) -> Scenario:
     """Validate a scenario given as a plain dict (YAML form); raise ConfigError with readable problems."""
-    return _validate(data, source, {})
+    return _validate(data, source, {}, base_dir)
 
 
 # --- parsing ----------------------------------------------------------------------------------------
@@ -239,7 +247,9 @@ def _kind(value: object) -> str:
     return f"{type(value).__name__} {shown(value)}"
 
 
-def _validate(data: Any, source: str | None, lines: dict[Loc, int]) -> Scenario:
+def _validate(
+    data: Any, source: str | None, lines: dict[Loc, int], base_dir: str | os.PathLike[str] | None = None
+) -> Scenario:
     if not isinstance(data, dict):
         if data is None:
             raise _error(f"the file has no content; a scenario needs at least {_FIELDS_HINT}", source, 1)
@@ -249,7 +259,8 @@ def _validate(data: Any, source: str | None, lines: dict[Loc, int]) -> Scenario:
     if oversized:
         raise ConfigError([_located(p, lines) for p in oversized], source=source)
     try:
-        return Scenario.model_validate(data)
+        context = {"base_dir": str(base_dir) if base_dir is not None else None}
+        return Scenario.model_validate(data, context=context)
     except ValidationError as exc:
         problems = describe_errors(exc, Scenario)
         raw_locs = [_raw_loc(err) for err in exc.errors(include_url=False)]

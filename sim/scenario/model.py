@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     field_serializer,
     field_validator,
@@ -40,22 +41,35 @@ from sim.core.distributions import (
     rule_error,
     shown,
 )
-from sim.core.durations import format_duration
+from sim.core.durations import WEEK, format_duration
 from sim.core.metric_names import ALL
 from sim.core.validation import ConfigError, Problem, suggest
 from sim.policy.model import Policy
 from sim.policy.presets.base import support
+from sim.scenario.activity import (
+    SCHEDULES,
+    ScheduleField,
+    TraceReplay,
+    WeeklyProfile,
+    base_dir,
+    path_or_mapping_json,
+    persona_json,
+    trace_form,
+)
 from sim.scenario.invariants import Invariant
 from sim.scenario.optimize import Optimize, Uncertain, parse_objective
 from sim.scenario.paths import check_path
 from sim.scenario.requirements import parse_requirement
 from sim.scenario.threats import Storage, Threats
+from sim.scenario.trace_file import TraceFileError, resolve, trace_shape
 
 #: The most refresh requests one timeline of an invariant's behaviour class may make (verify stays fast).
 MAX_TIMELINE_REQUESTS = 100_000
 
-Schedule = Literal["always", "weekdays", "business_hours"]
-SCHEDULES: tuple[str, ...] = ("always", "weekdays", "business_hours")
+__all__ = ["SCHEDULES", "WeeklyProfile"]
+#: Activity fields a trace replaces (the trace gives the sessions), and persona fields it replaces.
+TRACE_REPLACES_ACTIVITY = ("schedule", "sessions_per_day", "session_duration")
+TRACE_REPLACES_PERSONA = ("devices", "absences")
 
 
 def _positive_rate(value: object) -> float:
@@ -63,15 +77,6 @@ def _positive_rate(value: object) -> float:
     if number <= 0:
         raise ValueError(f"must be a rate greater than 0, got {shown(value)}")
     return number
-
-
-def _schedule(value: object) -> object:
-    if isinstance(value, str) and value not in SCHEDULES:
-        hint = suggest(value, SCHEDULES)
-        message = f"unknown schedule {shown(value)}"
-        message += f"; did you mean {hint!r}?" if hint else ""
-        raise ValueError(f"{message} (allowed: {', '.join(SCHEDULES)})")
-    return value
 
 
 def _text(value: object) -> object:
@@ -113,10 +118,11 @@ class _Section(BaseModel):
 class Activity(_Section):
     """When the persona's users are active and what a session looks like."""
 
-    schedule: Annotated[Schedule, BeforeValidator(_schedule)] = Field(
+    schedule: Annotated[str | WeeklyProfile, ScheduleField] = Field(
         default="always",
         description="When sessions may start: always; weekdays (Monday to Friday, all day); "
-        "business_hours (Monday to Friday, 08:00-18:00).",
+        "business_hours (Monday to Friday, 08:00-18:00); or a weekly profile {profile: 7 rows of 24 "
+        "relative hourly rates, Monday first}.",
     )
     sessions_per_day: PositiveRate = Field(
         default=1.0, description="Poisson rate of session starts per day while the schedule is active."
@@ -129,6 +135,27 @@ class Activity(_Section):
     fresh_login: Probability = Field(
         default=0.0, description="Chance that a session starts with a new login instead of a stored token."
     )
+    trace: Annotated[TraceReplay | None, BeforeValidator(trace_form)] = Field(
+        default=None,
+        json_schema_extra=path_or_mapping_json,
+        description="Replay a recorded trace instead of drawing sessions: a trace file (trace.parquet, "
+        "relative to the scenario file) or {path, sampling, repeat}. Each recorded device replays its "
+        "sessions; schedule, sessions_per_day and session_duration (and the persona's devices and "
+        "absences) are then not used.",
+    )
+
+    @model_validator(mode="after")
+    def _trace_alone(self) -> Activity:
+        if self.trace is not None:
+            for name in TRACE_REPLACES_ACTIVITY:
+                if name in self.model_fields_set:
+                    raise rule_error(name, "not used with a trace (the trace gives the sessions); remove it")
+        return self
+
+    @property
+    def weekly_profile(self) -> WeeklyProfile | None:
+        """The schedule's weekly profile, or None for a fixed schedule."""
+        return self.schedule if isinstance(self.schedule, WeeklyProfile) else None
 
 
 class Absences(_Section):
@@ -201,8 +228,13 @@ class Lifecycle(_Section):
 class Persona(_Section):
     """A group of users who behave alike."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=persona_json)
+
     name: Name = Field(description="A unique name, used in the results.")
-    users: Users = Field(description="How many users this persona has (at least 1).")
+    users: Users = Field(
+        description="How many users this persona has (at least 1); with a trace, how many to draw from it "
+        "(default: the trace's users, replayed as recorded)."
+    )
     devices: CountDist = Field(
         default=1,
         validate_default=True,
@@ -220,6 +252,44 @@ class Persona(_Section):
     @classmethod
     def _devices_positive(cls, value: CountDistribution) -> CountDistribution:
         return _at_least_one(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replayed_users(cls, data: Any, info: ValidationInfo) -> Any:
+        """With a trace: `users` defaults to the trace's users, `sampling` to recorded/bootstrap."""
+        if not isinstance(data, dict) or not isinstance(data.get("activity"), dict):
+            return data
+        trace = trace_form(data["activity"].get("trace"))
+        if not isinstance(trace, dict) or not isinstance(trace.get("path"), str):
+            return data
+        data = dict(data)
+        if trace.get("sampling") is None:
+            trace = {**trace, "sampling": "bootstrap" if "users" in data else "recorded"}
+        if "users" not in data:
+            try:
+                data["users"] = trace_shape(resolve(trace["path"], base_dir(info))).users
+            except (TraceFileError, OSError):
+                data["users"] = 1  # a stand-in: the trace's own error is what gets reported
+        data["activity"] = {**data["activity"], "trace": trace}
+        return data
+
+    @model_validator(mode="after")
+    def _trace_replaces(self) -> Persona:
+        trace = self.activity.trace
+        if trace is None:
+            return self
+        for name in TRACE_REPLACES_PERSONA:
+            if name in self.model_fields_set:
+                message = f"not used with a trace (the trace gives each user's {name}); remove it"
+                raise rule_error(name, message)
+        recorded = trace_shape(trace.path).users
+        if trace.sampling == "recorded" and self.users != recorded:
+            raise rule_error(
+                "users",
+                f"the trace has {recorded} users and sampling is recorded (each replayed once); remove "
+                f"users, or set activity.trace.sampling: bootstrap to draw {self.users} of the trace's users",
+            )
+        return self
 
 
 def _plain(value: object, depth: int = 0) -> bool:
@@ -291,6 +361,20 @@ class Case(_Section):
     )
 
 
+def _trace_value(path: object, value: object, base: str | None) -> object:
+    """An override value with a trace file path made absolute (other values unchanged)."""
+    if not isinstance(path, str):
+        return value
+    if path.endswith(".activity.trace.path") and isinstance(value, str):
+        return resolve(value, base)
+    if path.endswith(".activity.trace"):
+        if isinstance(value, str):
+            return resolve(value, base)
+        if isinstance(value, dict) and isinstance(value.get("path"), str):
+            return {**value, "path": resolve(value["path"], base)}
+    return value
+
+
 class Sweep(_Section):
     """Variants of the scenario run on common random numbers: a grid of values, or a list of cases."""
 
@@ -318,6 +402,28 @@ class Sweep(_Section):
                 raise rule_error(index, message)
             seen[case.name] = index
         return cases
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trace_paths(cls, data: Any, info: ValidationInfo) -> Any:
+        """Trace files named in overrides are relative to the scenario file, as in the persona itself."""
+        if not isinstance(data, dict):
+            return data
+        base = base_dir(info)
+        data = dict(data)
+        if isinstance(data.get("grid"), dict):
+            data["grid"] = {
+                path: [_trace_value(path, v, base) for v in values] if isinstance(values, list) else values
+                for path, values in data["grid"].items()
+            }
+        if isinstance(data.get("cases"), list):
+            data["cases"] = [
+                {**case, "overrides": {p: _trace_value(p, v, base) for p, v in case["overrides"].items()}}
+                if isinstance(case, dict) and isinstance(case.get("overrides"), dict)
+                else case
+                for case in data["cases"]
+            ]
+        return data
 
     @model_validator(mode="after")
     def _grid_or_cases(self) -> Sweep:
@@ -454,6 +560,34 @@ class Scenario(_Section):
         return self
 
     @model_validator(mode="after")
+    def _traces_cover_the_horizon(self) -> Scenario:
+        errors: list[InitErrorDetails] = []
+        for index, persona in enumerate(self.population):
+            trace = persona.activity.trace
+            if trace is None:
+                continue
+            span = trace_shape(trace.path).span
+            message = None
+            if trace.repeat and span < WEEK:
+                lasts = format_duration(span)
+                message = f"repeat needs a trace of at least one whole week; this one lasts {lasts}"
+            elif not trace.repeat and self.horizon > span:
+                weeks = f"repeat: true to repeat the trace's {int(span // WEEK)} whole week(s)"
+                message = (
+                    f"the trace lasts {format_duration(span)} (to the end of the day of its latest session) "
+                    f"but the horizon is {format_duration(self.horizon)}: shorten the horizon to at most "
+                    f"{format_duration(span)}"
+                    + (f", or set {weeks}" if span >= WEEK else "")
+                )
+            if message is not None:
+                kind = PydanticCustomError("scenario_rule", "{message}", {"message": message})
+                loc = ("population", index, "activity", "trace")
+                errors.append(InitErrorDetails(type=kind, loc=loc, input=trace.path))
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    @model_validator(mode="after")
     def _sweep_paths_and_personas(self) -> Scenario:
         errors: list[InitErrorDetails] = []
 
@@ -519,6 +653,14 @@ class Scenario(_Section):
         for persona in config["population"]:  # `threats` only where a persona has the section
             if persona.get("threats") is None:
                 persona.pop("threats", None)
+            activity = persona["activity"]
+            if activity.get("trace") is None:  # `trace` only where a persona replays one
+                activity.pop("trace", None)
+            else:  # what the trace replaces is not part of the persona
+                for name in TRACE_REPLACES_ACTIVITY:
+                    activity.pop(name, None)
+                for name in TRACE_REPLACES_PERSONA:
+                    persona.pop(name, None)
         if "sweep" in config:
             config["sweep"] = {key: value for key, value in config["sweep"].items() if value is not None}
         for section in ("optimize", "uncertain"):
@@ -552,10 +694,21 @@ class Scenario(_Section):
             if not valid or scale <= 0:
                 problems.append(Problem(("users_scale",), f"must be a number greater than 0, got {scale!r}"))
             else:
-                update["population"] = tuple(
-                    persona.model_copy(update={"users": max(1, math.floor(persona.users * scale + 0.5))})
-                    for persona in self.population
-                )
+                update["population"] = tuple(_scaled(persona, scale) for persona in self.population)
         if problems:
             raise ConfigError(problems, source="overrides")
         return self.model_copy(update=update)
+
+
+def _scaled(persona: Persona, scale: float) -> Persona:
+    """The persona with `users` scaled (rounded half up, at least 1).
+
+    A trace replayed as recorded then draws the scaled number of users from the trace (bootstrap).
+    """
+    users = max(1, math.floor(persona.users * scale + 0.5))
+    update: dict[str, Any] = {"users": users}
+    trace = persona.activity.trace
+    if trace is not None and trace.sampling == "recorded" and users != persona.users:
+        replay = trace.model_copy(update={"sampling": "bootstrap"})
+        update["activity"] = persona.activity.model_copy(update={"trace": replay})
+    return persona.model_copy(update=update)

@@ -9,6 +9,12 @@ Most cases edit one line of `VALID` (lines numbered below), so the expected line
 
 from __future__ import annotations
 
+from pathlib import Path
+
+#: The shipped sample trace (91 days, 200 users), named by its absolute path so a case works wherever
+#: the scenario file is written.
+SAMPLE_TRACE = Path(__file__).resolve().parents[2] / "scenarios" / "traces" / "sample.parquet"
+
 VALID_LINES = [
     "name: broken",  # 1
     "horizon: 90d",  # 2
@@ -329,6 +335,61 @@ BROKEN_CASES: list[BrokenCase] = [
         ["policy.preset", "duplicate key 'preset'", "first at line 4"],
     ),
     ("recursive-alias", insert(1, "description: &d [*d]"), 2, ["recursive alias"]),
+    # --- weekly profiles and replayed traces ---------------------------------------------------------
+    (
+        "profile-too-few-rows",
+        replace(9, "      schedule: {profile: [[1, 2, 3]]}"),
+        9,
+        ["population[0].activity.schedule.profile", "must have 7 rows, Monday to Sunday, got 1"],
+    ),
+    (
+        "profile-short-row",
+        replace(9, "      schedule: {profile: [" + ", ".join(["[1]"] + [str([1] * 24)] * 6) + "]}"),
+        9,
+        ["population[0].activity.schedule.profile", "Monday must have 24 values", "got 1"],
+    ),
+    (
+        "profile-all-zero",
+        replace(9, "      schedule: {profile: [" + ", ".join(["[" + ", ".join(["0"] * 24) + "]"] * 7) + "]}"),
+        9,
+        ["population[0].activity.schedule.profile", "at least one rate above 0"],
+    ),
+    (
+        "schedule-neither-name-nor-profile",
+        replace(9, "      schedule: 3"),
+        9,
+        ["population[0].activity.schedule", "or a weekly profile"],
+    ),
+    (
+        "trace-file-missing",
+        replace(9, "      trace: no-such-trace.parquet", count=2),
+        9,
+        ["population[0].activity.trace.path", "no trace file", "no-such-trace.parquet", "tokensim ingest"],
+    ),
+    (
+        "trace-with-session-duration",
+        replace(9, f"      trace: {SAMPLE_TRACE}"),
+        10,
+        ["population[0].activity.session_duration", "not used with a trace", "remove it"],
+    ),
+    (
+        "trace-with-devices",
+        replace(7, "    devices: 2", "    activity:", f"      trace: {SAMPLE_TRACE}", count=4),
+        7,
+        ["population[0].devices", "not used with a trace"],
+    ),
+    (
+        "trace-recorded-with-other-users",
+        replace(9, f"      trace: {{path: {SAMPLE_TRACE}, sampling: recorded}}", count=2),
+        7,
+        ["population[0].users", "the trace has 200 users", "sampling: bootstrap"],
+    ),
+    (
+        "trace-shorter-than-horizon",
+        replace(2, "horizon: 120d", *VALID_LINES[2:8], f"      trace: {SAMPLE_TRACE}", count=9),
+        9,
+        ["population[0].activity.trace", "the trace lasts 13w", "at most 13w", "repeat: true"],
+    ),
     ("two-documents", VALID + "---\n" + VALID, 13, ["invalid YAML", "single document"]),
     # --- optimize: and uncertain: ---------------------------------------------------------------------
     (

@@ -80,7 +80,31 @@ def test_the_policy_schema_covers_every_policy_field() -> None:
 
 def test_enums_for_the_literal_choices() -> None:
     activity = scenario_json_schema()["$defs"]["Activity"]
-    assert activity["properties"]["schedule"]["enum"] == ["always", "weekdays", "business_hours"]
+    named, profile = activity["properties"]["schedule"]["anyOf"]
+    assert named["enum"] == ["always", "weekdays", "business_hours"]
+    assert profile == {"$ref": "#/$defs/WeeklyProfile"}
+
+
+@pytest.mark.parametrize(
+    ("persona", "fragment"),
+    [
+        ({"name": "p", "activity": {"trace": "t.parquet"}}, None),
+        ({"name": "p", "users": 5, "activity": {"trace": {"path": "t.parquet", "sampling": "bootstrap"}}},
+         None),
+        ({"name": "p", "users": 1, "activity": {"schedule": {"profile": [[1] * 24] * 7}}}, None),
+        ({"name": "p"}, "'users' is a required property"),
+        ({"name": "p", "users": 1, "activity": {"schedule": {"profile": [[1] * 24] * 6}}},
+         "is not valid under any"),
+        ({"name": "p", "activity": {"trace": {"path": "t.parquet", "sampling": "all"}}}, "is not valid"),
+    ],
+)
+def test_the_schema_knows_traces_and_profiles(persona: dict[str, Any], fragment: str | None) -> None:
+    scenario = {"name": "s", "horizon": "7d", "policy": {}, "population": [persona]}
+    problems = _check(scenario, scenario_json_schema())
+    if fragment is None:
+        assert problems == []
+    else:
+        assert any(fragment in problem for problem in problems), problems
 
 
 @pytest.mark.parametrize("text", ["90s", "15m", "1h", "15d", "2w", "0", "1.5h", ".5s", " 3 d "])
@@ -120,7 +144,7 @@ def test_resolved_scenarios_conform_to_the_schema(path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        (("schedule: weekdays", "schedule: weekday"), "is not one of"),
+        (("schedule: weekdays", "schedule: weekday"), "is not valid under any of the given schemas"),
         (("schedule: weekdays", "schedul: weekdays"), "'schedul' was unexpected"),
         (("tabs: 1", "tabs: {poison: {mean: 2}}"), "tabs: "),
         (("tabs: 1", "tabs: 0"), "tabs: "),

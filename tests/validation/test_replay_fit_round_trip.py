@@ -1,0 +1,154 @@
+"""The issue's round trip: simulate a known scenario, take its sessions as a trace, then
+(a) replaying the trace under the same policy reproduces forced re-authentications per user-month and
+    their causes, and
+(b) fitting personas to the trace recovers sessions per day, the session-duration median and devices
+    per user,
+each within intervals from the sampling error (never tuned).
+
+The trace is built from the simulation's own session log (sim/fit/synthetic.py), not through a vendor
+log and `tokensim ingest` (another branch's work; once merged, the same checks can start from an
+exported log).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sim.core.metric_names import ALL
+from sim.experiments.run import run
+from sim.fit.fit import fit_trace
+from sim.fit.scenario import write_scenario
+from sim.fit.synthetic import simulate_trace
+from sim.scenario import scenario_from_dict
+
+#: The checks hold at the 99.9% level (two-sided), so together they fail by chance rarely.
+Z = stats.norm.ppf(0.9995)
+#: 95% intervals are half-widths of 1.96 standard errors.
+Z95 = stats.norm.ppf(0.975)
+
+OFFICE = {
+    "name": "office",
+    "users": 300,
+    "devices": {"empirical": {"values": [1, 2, 3], "weights": [0.5, 0.3, 0.2]}},
+    "activity": {"schedule": "weekdays", "sessions_per_day": 2,
+                 "session_duration": {"lognormal": {"median": "1h", "sigma": 0.8}}},
+    "absences": {"per_year": 3, "duration": {"uniform": {"low": "7d", "high": "21d"}}},
+}
+WEEKLY = {
+    "name": "weekly",
+    "users": 150,
+    "activity": {"schedule": "always", "sessions_per_day": 0.15,
+                 "session_duration": {"exponential": {"mean": "10m"}}},
+}
+
+
+def _within(estimate: float, truth: float, low: float, high: float) -> bool:
+    """`truth` is within Z standard errors of `estimate`, the error read off its 95% interval."""
+    error = (high - low) / (2 * Z95)
+    return abs(estimate - truth) <= Z * error
+
+
+@pytest.mark.slow
+def test_fit_recovers_the_known_personas(tmp_path: Path) -> None:
+    truth = scenario_from_dict({"name": "truth", "seed": 11, "horizon": "150d", "policy": {},
+                                "population": [OFFICE, WEEKLY]})
+    trace = simulate_trace(truth, tmp_path / "truth.parquet")
+    fit = fit_trace(trace, personas=2, seed=3)
+    # the clusters are the two personas
+    members = pd.crosstab(fit.features["user"].str.split("-").str[0], fit.features["persona"])
+    assert (members.to_numpy() > 0).sum(axis=1).tolist() == [1, 1], members
+    office, weekly = fit.personas  # the most active first
+    assert len(office.users) == 300 and len(weekly.users) == 150
+
+    assert office.schedule.chosen.name == "weekdays"
+    assert _within(office.schedule.sessions_per_day, 2.0, *office.schedule.sessions_per_day_ci)
+    assert office.duration.kind == "lognormal"
+    assert _within(office.duration.median, 3600.0, *office.duration.median_ci)
+    assert _within(office.devices.mean, 1.7, *office.devices.mean_ci)
+    observed = np.array(office.devices.weights)
+    assert office.devices.values == [1, 2, 3]
+    expected = observed.sum() * np.array([0.5, 0.3, 0.2])
+    assert stats.chisquare(observed, expected).pvalue > 2 * (1 - stats.norm.cdf(Z))
+    assert office.absences.count > 0
+
+    assert weekly.schedule.chosen.name == "always"
+    assert _within(weekly.schedule.sessions_per_day, 0.15, *weekly.schedule.sessions_per_day_ci)
+    assert weekly.duration.kind == "exponential"
+    assert _within(weekly.duration.median, 600.0 * math.log(2), *weekly.duration.median_ci)
+    assert weekly.devices.values == [1]
+
+    # the fitted scenario loads, and says what was fitted
+    scenario = write_scenario(fit.scenario_config({"preset": "okta"}), tmp_path / "fitted.yaml")
+    fitted = {p.name: p for p in scenario.population}
+    assert fitted["daily"].activity.schedule == "weekdays"
+    daily = fitted["daily"]
+    assert daily.activity.sessions_per_day == pytest.approx(office.schedule.sessions_per_day, rel=1e-3)
+    assert daily.devices.mean == pytest.approx(office.devices.mean)
+    mean = weekly.duration.median / math.log(2)
+    assert fitted["weekly"].activity.session_duration.mean == pytest.approx(mean, rel=1e-2)
+
+
+POLICY = {"preset": "visma_connect", "sliding_lifetime": "7d"}
+CLIENT = {
+    "faults": {"lost_refresh_response": 0.01},
+    "lifecycle": {"logout_at_session_end": 0.05, "password_changes_per_year": 4},
+}
+CAUSES = ("sliding_expiry", "consumed", "revoked")
+
+
+METRICS = ("forced_reauth_per_user_month", *(f"forced_reauth_per_user_month.{c}" for c in CAUSES),
+           "users_with_forced_reauth_share_monthly")
+
+
+def _everyone(scenario: object) -> pd.DataFrame:
+    with run(scenario, workers=2) as result:  # type: ignore[arg-type]
+        frame = result.replication_metrics
+        return frame[frame["persona"] == ALL].reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_replaying_the_trace_reproduces_forced_reauthentications(tmp_path: Path) -> None:
+    """Two checks, each against the sampling error of what it compares.
+
+    1. The trace's own population replayed as recorded (other seed: other faults) against the replication
+       that made the trace: the same users and sessions, so they differ only by the faults, whose
+       variance the replay's replications estimate: the difference has variance s_r^2 / R + s_r^2.
+    2. The scenario (R replications, new users each) against the trace replayed with `users: N`
+       (bootstrap, R replications): the replay's expectation is the trace population's, which differs
+       from the scenario's by that population's sampling error, estimated by the spread of the
+       bootstrap replications (each is one population of N drawn from the trace), so the difference has
+       variance s_o^2 / R + s_r^2 / R + s_r^2.
+    """
+    users, replications = 300, 3
+    office = {**OFFICE, "users": users, **CLIENT}
+    base = {"name": "known", "horizon": "120d", "warmup": "30d", "policy": POLICY}
+    source = scenario_from_dict({**base, "seed": 99, "replications": 1, "population": [office]})
+    trace = simulate_trace(source, tmp_path / "trace.parquet")  # replication 0 of `source`
+    made_it = _everyone(source)
+
+    def replay(users_key: dict[str, object]) -> pd.DataFrame:
+        persona = {"name": "office", **users_key, "activity": {"trace": str(trace)}, **CLIENT}
+        return _everyone(scenario_from_dict({**base, "seed": 22, "replications": replications,
+                                             "population": [persona]}))
+
+    recorded = replay({})
+    for metric in METRICS:
+        m0, r = made_it[metric].iloc[0], recorded[metric].to_numpy()
+        assert m0 > 0, metric
+        error = math.sqrt(r.var(ddof=1) / len(r) + r.var(ddof=1))
+        assert abs(r.mean() - m0) <= Z * error, (metric, m0, r.mean(), error)
+        assert Z * error < 0.25 * m0, (metric, m0, error)  # a check with teeth: faults alone differ
+
+    original = _everyone(scenario_from_dict({**base, "seed": 21, "replications": replications,
+                                             "population": [office]}))
+    bootstrapped = replay({"users": users})
+    for metric in METRICS:
+        o, r = original[metric].to_numpy(), bootstrapped[metric].to_numpy()
+        error = math.sqrt(o.var(ddof=1) / len(o) + r.var(ddof=1) / len(r) + r.var(ddof=1))
+        assert abs(r.mean() - o.mean()) <= Z * error, (metric, o.mean(), r.mean(), error)
