@@ -30,7 +30,8 @@ demo: $(VENV)/.installed
 
 # Example reports of every shipped scenario, committed under reports/ (tables are not: reports/.gitignore).
 # compare-*.yaml is run with `tokensim compare` (the presets below), a scenario with a sweep: section with
-# `tokensim sweep`, any other with `tokensim run`.
+# `tokensim sweep`, one with an optimize: section with `tokensim optimize` (its saved evaluations are not
+# committed: reports/.gitignore), any other with `tokensim run`.
 COMPARED_PRESETS ?= visma_connect,auth0,okta,duende_identityserver,keycloak_offline,entra_id
 reports: $(VENV)/.installed
 	@set -e; for scenario in scenarios/*.yaml; do \
@@ -40,6 +41,8 @@ reports: $(VENV)/.installed
 	                 --force --quiet --report ;; \
 	    *) if grep -q '^sweep:' $$scenario; then \
 	         $(BIN)/tokensim sweep $$scenario --out reports/$$name --force --quiet --report; \
+	       elif grep -q '^optimize:' $$scenario; then \
+	         $(BIN)/tokensim optimize $$scenario --out reports/$$name --force --quiet --report; \
 	       else \
 	         $(BIN)/tokensim run $$scenario --out reports/$$name --force --quiet --report; \
 	       fi ;; \

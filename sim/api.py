@@ -40,6 +40,11 @@ from sim.core.validation import suggest
 from sim.experiments.check import CheckResult
 from sim.experiments.check import check as _check
 from sim.experiments.compare import Comparison, compare_presets
+from sim.experiments.explore import ExploreResult
+from sim.experiments.explore import explore as _explore
+from sim.experiments.optimize import OptimizeResult
+from sim.experiments.optimize import optimize as _optimize
+from sim.experiments.precision import PrecisionTarget
 from sim.experiments.progress import Progress
 from sim.experiments.run import RunOutcome, run_into
 from sim.experiments.run import run as _run
@@ -70,10 +75,13 @@ __all__ = [
     "CheckResult",
     "Comparison",
     "Estimate",
+    "ExploreResult",
     "FitOutcome",
     "FitResult",
     "IngestOptions",
     "IngestResult",
+    "OptimizeResult",
+    "PrecisionTarget",
     "ProbeResult",
     "Progress",
     "RunOutcome",
@@ -86,6 +94,7 @@ __all__ = [
     "check",
     "compare",
     "compare_runs",
+    "explore",
     "fit",
     "fit_personas",
     "idle_window_days",
@@ -94,6 +103,7 @@ __all__ = [
     "metric",
     "metric_heatmap",
     "metric_over_values",
+    "optimize",
     "paired_difference",
     "pareto_front",
     "pareto_mask",
@@ -120,6 +130,11 @@ __all__ = [
 ]
 
 ScenarioLike = Scenario | str | os.PathLike[str]
+PrecisionLike = PrecisionTarget | str | float | None
+
+
+def _precision(precision: PrecisionLike) -> PrecisionTarget | None:
+    return None if precision is None else PrecisionTarget.parse(precision)
 
 
 def _scenario(scenario: ScenarioLike) -> Scenario:
@@ -168,6 +183,7 @@ def run(
     worker_timeout: float = WORKER_TIMEOUT,
     progress: Progress | None = None,
     allow_large: bool = False,
+    precision: PrecisionLike = None,
     **path_overrides: Any,
 ) -> RunResult:
     """Run every replication of a scenario (a `Scenario` or a YAML file) and return its tables.
@@ -176,11 +192,12 @@ def run(
     too, with `__` for each dot: `run(s, policy__sliding_lifetime="7d")`. `replications`, `seed` and
     `users_scale` are applied like the command line's options; `workers` is the number of processes
     (default: one per core) and `scheduler` a Dask scheduler (`tcp://HOST:PORT`); results depend on
-    neither.
+    neither. `precision="2%"` (or a `PrecisionTarget`) adds replications until every headline metric's 95%
+    half-width is within 2% of its mean (docs/optimize.md); `result.scenario.replications` says how many.
     """
     resolved = prepare(scenario, overrides, replications, seed, users_scale, **path_overrides)
     return _run(resolved, workers=workers, scheduler=scheduler, worker_timeout=worker_timeout,
-                progress=progress, allow_large=allow_large)
+                progress=progress, allow_large=allow_large, precision=_precision(precision))
 
 
 def run_to(
@@ -196,12 +213,14 @@ def run_to(
     report: bool = False,
     events: str | None = None,
     allow_large: bool = False,
+    precision: PrecisionLike = None,
 ) -> RunOutcome:
     """`tokensim run`: run a scenario and write its result set into `out` (and its report when asked; with
-    `events`, every token event as that vendor's log, see docs/ingest.md)."""
+    `events`, every token event as that vendor's log, see docs/ingest.md); with `precision`, replications
+    are added until the target is met (`precision.json` says how many)."""
     outcome = run_into(_scenario(scenario), Path(out), fmt=fmt, force=force, workers=workers,
                        scheduler=scheduler, worker_timeout=worker_timeout, progress=progress, events=events,
-                       allow_large=allow_large)
+                       allow_large=allow_large, precision=_precision(precision))
     if report:
         build_report(out)
     return outcome
@@ -220,15 +239,17 @@ def sweep(
     progress: Progress | None = None,
     report: bool = False,
     allow_large: bool = False,
+    precision: PrecisionLike = None,
 ) -> SweepResult:
     """`tokensim sweep`: every cell of the scenario's sweep on common random numbers, written into `out`.
 
     `resume` finishes an interrupted sweep (only the missing cells run); `force` replaces an earlier
-    result there. Raises ShardFailure when a worker or the cluster fails (finished cells are kept).
+    result there; `precision` adds replications to each cell until its headline metrics meet the target.
+    Raises ShardFailure when a worker or the cluster fails (finished cells are kept).
     """
     result = run_sweep(_scenario(scenario), Path(out), fmt=fmt, resume=resume, force=force, workers=workers,
                        scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
-                       source=_source(scenario), allow_large=allow_large)
+                       source=_source(scenario), allow_large=allow_large, precision=_precision(precision))
     if report:
         build_report(out)
     return result
@@ -333,6 +354,63 @@ def ingest(
     """`tokensim ingest`: read identity-provider logs and write the activity trace at `out` (with its users
     table and summary beside it); see docs/ingest.md for the formats and how sessions are reconstructed."""
     return _ingest([Path(log) for log in logs], Path(out), options)
+
+
+def optimize(
+    scenario: ScenarioLike,
+    out: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    force: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
+    progress: Progress | None = None,
+    precision: PrecisionLike = None,
+    report: bool = False,
+    allow_large: bool = False,
+) -> OptimizeResult:
+    """`tokensim optimize`: search the scenario's `optimize.over` (optuna), select the best candidate that
+    meets every requirement with Kim and Nelson's procedure (probability of correct selection >= 95% within
+    the indifference zone), and write recommended.yaml, candidates.parquet and summary.json into `out`
+    (and the report when asked). `result.recommended` is the chosen values (None when no candidate meets
+    the requirements). `resume` finishes a killed optimisation; see docs/optimize.md.
+    """
+    result = _optimize(_scenario(scenario), Path(out), resume=resume, force=force, workers=workers,
+                       scheduler=scheduler, worker_timeout=worker_timeout, progress=progress,
+                       precision=_precision(precision), source=_source(scenario), allow_large=allow_large)
+    if report:
+        build_report(out)
+    return result
+
+
+def explore(
+    scenario: ScenarioLike,
+    out: str | os.PathLike[str],
+    *,
+    values: Mapping[str, Any] | None = None,
+    require: Sequence[str] = (),
+    points: int | None = None,
+    resume: bool = False,
+    force: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    worker_timeout: float = WORKER_TIMEOUT,
+    progress: Progress | None = None,
+    report: bool = False,
+    allow_large: bool = False,
+) -> ExploreResult:
+    """`tokensim explore`: where does the scenario's policy (with `values` set at their dotted paths, e.g.
+    `optimize(...).recommended`) fail its requirements over the `uncertain:` ranges? Runs a Latin hypercube
+    of `points` and finds PRIM boxes of the failures; writes points.parquet and summary.json into `out`.
+    """
+    result = _explore(_scenario(scenario), Path(out), values=values, require=list(require), points=points,
+                      resume=resume, force=force, workers=workers, scheduler=scheduler,
+                      worker_timeout=worker_timeout, progress=progress, source=_source(scenario),
+                      allow_large=allow_large)
+    if report:
+        build_report(out)
+    return result
 
 
 def verify(scenario: ScenarioLike, *, examples: int = DEFAULT_EXAMPLES, seed: int = 0) -> VerifyResult:

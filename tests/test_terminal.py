@@ -64,6 +64,7 @@ HELPS = [["--help"], ["-h"], ["--version"], *([name, "--help"] for name in COMMA
 def test_help_and_version_at_a_terminal(args: list[str]) -> None:
     text = shown(args)
     assert "tokensim" in text or "usage" in text
+    assert "%%" not in text  # a percent sign escaped twice: shown as "95%%"
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "run": "sim.cli.commands.run",
     "sweep": "sim.cli.commands.sweep",
     "compare": "sim.cli.commands.compare",
+    "optimize": "sim.cli.commands.optimize",
+    "explore": "sim.cli.commands.explore",
     "fit": "sim.cli.commands.fit",
     "check": "sim.cli.commands.check",
     "report": "sim.cli.commands.report",
@@ -58,7 +60,8 @@ class Terminated(BaseException):
 
 
 def _literal(text: str) -> str:
-    """Help text with `%` kept literal (argparse formats help strings with `%`)."""
+    """Help text with `%` kept literal (argparse %-formats every help string, but a description only when
+    it holds `%(prog)`, so a description is passed as it is)."""
     return text.replace("%", "%%")
 
 
@@ -71,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
-        sub = commands.add_parser(name, help=_literal(module.HELP), description=_literal(module.HELP))
+        sub = commands.add_parser(name, help=_literal(module.HELP), description=module.HELP)
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sim.experiments.precision import PrecisionTarget
     from sim.scenario.model import Scenario
 
 
@@ -76,3 +77,29 @@ def load_with_overrides(args: argparse.Namespace) -> Scenario:
 def scenario_path(parser: argparse.ArgumentParser, text: str = "scenario YAML file") -> None:
     """The positional SCENARIO argument."""
     parser.add_argument("scenario", type=Path, help=text)
+
+
+def add_precision_options(parser: argparse.ArgumentParser) -> None:
+    """`--precision`, `--precision-absolute` and `--max-replications`."""
+    parser.add_argument(
+        "--precision", metavar="PERCENT",
+        help="add replications until every headline metric's 95%% half-width is within PERCENT of its mean "
+        "(e.g. 2%%), or within --precision-absolute for metrics near zero",
+    )
+    parser.add_argument("--precision-absolute", type=float, metavar="X",
+                        help="a half-width that is always precise enough (default 0.01)")
+    parser.add_argument("--max-replications", type=int, metavar="N",
+                        help="the most replications precision mode may take (default 100)")
+
+
+def precision_target(args: argparse.Namespace) -> PrecisionTarget | None:
+    """The PrecisionTarget of the command line (None without --precision); ConfigError when malformed."""
+    if args.precision is None:
+        if args.precision_absolute is not None or args.max_replications is not None:
+            from sim.cli.main import UsageError
+
+            raise UsageError("--precision-absolute and --max-replications need --precision")
+        return None
+    from sim.experiments.precision import PrecisionTarget
+
+    return PrecisionTarget.parse(args.precision, args.precision_absolute, args.max_replications)

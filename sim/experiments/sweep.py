@@ -41,8 +41,9 @@ from sim.core.resultset import OutputError, ResultSet
 from sim.core.validation import ConfigError, Problem
 from sim.experiments.cells import PlannedCell, TooManyCells, plan_cells, swept_paths
 from sim.experiments.estimate import LIMITS, TooLargeError
+from sim.experiments.precision import PrecisionTarget
 from sim.experiments.progress import Progress
-from sim.experiments.run import prepare_work
+from sim.experiments.run import prepare_work, run_precise
 from sim.run.executors import WORKER_TIMEOUT, guarded, open_executor
 from sim.run.runner import run_scenario
 from sim.run.shards import default_workers
@@ -90,7 +91,15 @@ def _read_table(path: Path, fmt: str) -> pd.DataFrame:
     return pd.read_csv(path) if fmt == "csv" else pd.read_parquet(path)
 
 
-def _cell_is_done(out: Path, planned: PlannedCell, fmt: str) -> bool:
+def _same_cell(recorded: dict[str, Any], planned: dict[str, Any], precision: bool) -> bool:
+    """True when a saved cell was written for this cell's scenario (with precision: whatever replications
+    it took)."""
+    if not precision:
+        return recorded == planned
+    return {**recorded, "replications": 0} == {**planned, "replications": 0}
+
+
+def _cell_is_done(out: Path, planned: PlannedCell, fmt: str, precision: bool = False) -> bool:
     """True when the cell's files are complete and were written for this very cell scenario.
 
     A damaged or unreadable cell counts as not done (it runs again); a summary.json written for a
@@ -105,7 +114,7 @@ def _cell_is_done(out: Path, planned: PlannedCell, fmt: str) -> bool:
     except ResultFileError:
         return False  # damaged: run the cell again
     assert planned.scenario is not None
-    if recorded.resolved_scenario != planned.scenario.to_config():
+    if not _same_cell(recorded.resolved_scenario, planned.scenario.to_config(), precision):
         raise ResumeError(
             f"cannot resume: {summary_path} was written for a different scenario than cell "
             f"{planned.cell.id} of this sweep (the scenario or its options changed since); "
@@ -172,14 +181,16 @@ def remove_cells(out: Path) -> None:
         cells.rmdir()
 
 
-def _save_cell(out: Path, planned: PlannedCell, frame: pd.DataFrame, fmt: str) -> list[str]:
-    """replications table first, summary.json last: summary.json marks the cell as done."""
+def _save_cell(out: Path, planned: PlannedCell, frame: pd.DataFrame, fmt: str,
+               scenario: Scenario | None = None) -> list[str]:
+    """replications table first, summary.json last: summary.json marks the cell as done (`scenario`: the
+    cell's scenario as run, when precision mode changed its replications)."""
     assert planned.scenario is not None
     folder = cell_dir(out, planned.cell.id)
     write_table(frame, folder / f"{CELL_TABLE}.{fmt}", fmt)
     cell = planned.cell
     info = CellInfo(id=cell.id, label=cell.label, overrides=cell.overrides)
-    summary = build_summary(planned.scenario, frame, cell=info)
+    summary = build_summary(scenario or planned.scenario, frame, cell=info)
     write_text_atomic(folder / "summary.json", summary.to_json())
     return [f"cells/{cell.id}/{CELL_TABLE}.{fmt}", f"cells/{cell.id}/summary.json"]
 
@@ -197,8 +208,13 @@ def run_sweep(
     progress: Progress | None = None,
     source: str | None = None,
     allow_large: bool = False,
+    precision: PrecisionTarget | None = None,
 ) -> SweepResult:
     """Run (or, with `resume`, finish) every cell of the scenario's sweep into `out`, then the final tables.
+
+    With `precision`, every cell adds replications until its headline metrics meet the target
+    (sim.experiments.precision); cells may then have different replication counts, and differences
+    from the baseline pair the replications both have.
 
     Raises ConfigError (naming `source`, the scenario file) when the scenario has no sweep or every
     cell is invalid; OutputError when `out` cannot be used; ResumeError when `resume` finds cells of
@@ -235,7 +251,7 @@ def run_sweep(
             _check_resumable(out, planned)
         else:
             remove_cells(out)
-        done = {p.cell.id for p in runnable if resume and _cell_is_done(out, p, fmt)}
+        done = {p.cell.id for p in runnable if resume and _cell_is_done(out, p, fmt, precision is not None)}
         outcome = SweepResult(Path(out), summary=None, reused=sorted(done),  # type: ignore[arg-type]
                               skipped=[p.cell.id for p in skipped])
         for cell in skipped:
@@ -262,10 +278,15 @@ def run_sweep(
 
                     observed = guarded(executor, where=f"cell {cell.cell.id}")
                     spool = results.scratch(f"spool-{cell.cell.index}")
+                    if precision is not None:
+                        result, _ = run_precise(cell.scenario, precision, spool_dir=spool,
+                                                executor=(observed, count))
+                    else:
+                        result = run_scenario(cell.scenario, workers=count, executor=observed,
+                                              progress=advanced, spool_dir=spool)
                     # closed here, not at garbage collection, where a Ctrl-C during the cleanup would be lost
-                    with run_scenario(cell.scenario, workers=count, executor=observed, progress=advanced,
-                                      spool_dir=spool) as result:
-                        _save_cell(out, cell, result.replication_metrics, fmt)
+                    with result:
+                        _save_cell(out, cell, result.replication_metrics, fmt, result.scenario)
                     shutil.rmtree(spool, ignore_errors=True)
                     number += 1
                     outcome.ran.append(cell.cell.id)

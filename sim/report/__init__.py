@@ -19,6 +19,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from sim.analysis.optimization import ExploreSummary, OptimizeSummary
 from sim.analysis.summary import ComparisonSummary, RunSummary, SweepSummary
 from sim.analysis.verdicts import Verdict, evaluate
 from sim.core.output import write_text_atomic
@@ -73,7 +74,23 @@ def build_report(
     target = Path(out) if out is not None else directory
     summary = read_summary(directory)
     figures: dict[str, tuple[str, Callable[[], Figure], str]]
-    if isinstance(summary, ComparisonSummary):
+    if isinstance(summary, OptimizeSummary | ExploreSummary):
+        import pandas as pd
+
+        from sim.report.optimize import explore_figures, explore_markdown, optimize_figures, optimize_markdown
+
+        if isinstance(summary, OptimizeSummary):
+            figures = optimize_figures(summary)
+            relative = {name: f"figures/{name}.svg" for name in figures}
+            text = optimize_markdown(summary, relative, figures)
+            title = f"tokensim optimize report: {summary.scenario}"
+        else:
+            points = pd.read_parquet(directory / "points.parquet")
+            figures = explore_figures(summary, points)
+            relative = {name: f"figures/{name}.svg" for name in figures}
+            text = explore_markdown(summary, points, relative, figures)
+            title = f"tokensim explore report: {summary.scenario}"
+    elif isinstance(summary, ComparisonSummary):
         figures = {
             "comparison": ("", lambda: comparison_figure(summary), ""),
             "tradeoff": ("", lambda: tradeoff_figure(summary), ""),
@@ -111,8 +128,12 @@ def build_report(
     return ReportPaths(target / "report.md", target / "report.html", final)
 
 
-def summary_kind(summary: RunSummary | SweepSummary | ComparisonSummary) -> str:
-    """`run`, `sweep` or `compare`."""
+def summary_kind(
+    summary: RunSummary | SweepSummary | ComparisonSummary | OptimizeSummary | ExploreSummary,
+) -> str:
+    """`run`, `sweep`, `compare`, `optimize` or `explore`."""
+    if isinstance(summary, OptimizeSummary | ExploreSummary):
+        return summary.kind
     if isinstance(summary, ComparisonSummary):
         return "compare"
     return "sweep" if isinstance(summary, SweepSummary) else "run"

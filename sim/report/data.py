@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.analysis.optimization import ExploreSummary, OptimizeSummary
 from sim.analysis.summary import ComparisonSummary, ResultFileError, RunSummary, SweepSummary
 from sim.core.resultset import Manifest, OutputError, verify
 
@@ -21,7 +22,7 @@ class ReportInputError(OutputError):
     """The folder is not a complete results folder (or a file the report needs is missing)."""
 
 
-Summary = RunSummary | SweepSummary | ComparisonSummary
+Summary = RunSummary | SweepSummary | ComparisonSummary | OptimizeSummary | ExploreSummary
 
 
 def read_summary(directory: Path) -> Summary:
@@ -41,10 +42,12 @@ def read_summary(directory: Path) -> Summary:
         kind = json.loads(path.read_text(encoding="utf-8")).get("kind")
     except (OSError, ValueError, AttributeError):
         kind = None
+    if kind in ("optimize", "explore"):
+        return _read(OptimizeSummary if kind == "optimize" else ExploreSummary, path)
     return _read(SweepSummary if kind == "sweep" else RunSummary, path)
 
 
-def _read(kind: type[RunSummary] | type[SweepSummary] | type[ComparisonSummary], path: Path) -> Summary:
+def _read(kind: type[Summary], path: Path) -> Summary:
     try:
         return kind.read(path)
     except ResultFileError as exc:

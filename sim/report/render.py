@@ -19,7 +19,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Ari
 h1 { font-size: 1.8rem; margin-bottom: .2rem; }
 h2 { font-size: 1.35rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
 h3 { font-size: 1.1rem; margin-top: 1.6rem; }
-table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; display: block; max-width: 100%;
+        overflow-x: auto; }
 th, td { border: 1px solid #d0d0d0; padding: .25rem .6rem; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td:not(:first-child) { font-variant-numeric: tabular-nums; }
@@ -30,6 +31,16 @@ em { color: #444; }
 """
 
 _IMAGE = re.compile(r'<img alt="(?P<alt>[^"]*)" src="(?P<src>[^"]+)"\s*/?>')
+_HEADER = re.compile(r"(?P<open><th[^>]*>)(?P<text>.*?)(?P<close></th>)", re.DOTALL)
+_TAG = re.compile(r"(<[^>]*>)")
+
+
+def _breakable(match: re.Match[str]) -> str:
+    """A table header whose long names (`max_tokens_per_user`) may wrap after their underscores, so that a
+    table of many named columns fits the page (tags are left as they are)."""
+    parts = _TAG.split(match["text"])
+    text = "".join(part if part.startswith("<") else part.replace("_", "_<wbr>") for part in parts)
+    return match["open"] + text + match["close"]
 
 
 def markdown_to_html(text: str, title: str, images: Mapping[str, Path]) -> str:
@@ -50,6 +61,7 @@ def markdown_to_html(text: str, title: str, images: Mapping[str, Path]) -> str:
         return f'<img alt="{match["alt"]}" src="data:{mime};base64,{data}">'
 
     body = _IMAGE.sub(embed, body)
+    body = _HEADER.sub(_breakable, body)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"

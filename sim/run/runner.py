@@ -146,6 +146,8 @@ def run_scenario(
     executor: Executor | None = None,
     spool_dir: Path | None = None,
     layout: str = "files",
+    replications: range | None = None,
+    spool: TableSpool | None = None,
     events: bool = False,
 ) -> RunResult:
     """Run every replication of a scenario and compute its tables and metrics.
@@ -158,21 +160,29 @@ def run_scenario(
     themselves. `layout`: how `RunResult.write_tables` writes the row tables by default (LAYOUTS).
     `events` records every token event too (the event log, read with `RunResult.event_batches`; it
     changes nothing else).
+
+    `replications` runs only these replication numbers (default `range(scenario.replications)`): a
+    later range continues the same random streams, so replications can be added to a run (precision
+    mode, a selection stage); `spool` is an existing spool to add the rows to (its owner closes it).
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown table layout {layout!r} (one of {', '.join(LAYOUTS)})")
     workers = workers or default_workers()
+    numbers = replications if replications is not None else range(scenario.replications)
     personas = [p.name for p in scenario.population]
-    spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
+    owned = spool is None
+    if spool is None:
+        spool = TableSpool.temporary(personas) if spool_dir is None else TableSpool(spool_dir, personas)
     try:
         started = time.perf_counter()
-        tasks = plan_shards(scenario, workers, spool.target, events=events)
+        tasks = plan_shards(scenario, workers, spool.target, events=events, replications=numbers)
         collector = _Collector(scenario, spool, tasks)
         _run_shards(tasks, workers, collector, progress, executor)
         per_replication, timeseries = collector.tables()
         total = time.perf_counter() - started
     except BaseException:
-        spool.close()
+        if owned:
+            spool.close()
         raise
     return RunResult(
         scenario=scenario,

@@ -138,13 +138,18 @@ def _compact(partial: GroupPartial) -> GroupPartial:
 
 
 def plan_shards(
-    scenario: Scenario, workers: int, spool: SpoolTarget | None = None, events: bool = False
+    scenario: Scenario, workers: int, spool: SpoolTarget | None = None, events: bool = False,
+    replications: range | None = None,
 ) -> list[ShardTask]:
     """Cut the run into shards: every replication and persona, users split into even chunks; `events`
-    turns the event log on in every shard."""
+    turns the event log on in every shard.
+
+    `replications`: which replication numbers to run (default `range(scenario.replications)`); a later
+    range continues the same random streams (replication r is keyed by r alone, sim.model.streams).
+    """
     tasks = []
     storage = StorageModel.of(scenario)
-    for replication in range(scenario.replications):
+    for replication in replications if replications is not None else range(scenario.replications):
         for index, persona in enumerate(scenario.population):
             size = max(1, min(MAX_SHARD_USERS, math.ceil(persona.users / max(1, workers * 2))))
             for start in range(0, persona.users, size):

@@ -148,7 +148,7 @@ def _yaml_error(exc: yaml.YAMLError, text: str, source: str | None) -> ConfigErr
 
 
 def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
+    return int(node.start_mark.line) + 1
 
 
 def _check_size(root: yaml.Node, source: str | None) -> None:

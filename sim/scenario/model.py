@@ -57,6 +57,7 @@ from sim.scenario.activity import (
     trace_form,
 )
 from sim.scenario.invariants import Invariant
+from sim.scenario.optimize import Optimize, Uncertain, parse_objective
 from sim.scenario.paths import check_path
 from sim.scenario.requirements import parse_requirement
 from sim.scenario.threats import Storage, Threats
@@ -444,6 +445,13 @@ class Sweep(_Section):
         ]
 
 
+def _without_nulls(value: Any) -> Any:
+    """A section's YAML form without the fields left unset (null)."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    return value
+
+
 class Scenario(_Section):
     """A tokensim scenario: a refresh-token policy and the population of users that meets it."""
 
@@ -471,6 +479,16 @@ class Scenario(_Section):
         default=(),
         description="Conditions `tokensim check` verifies with 95% confidence, e.g. "
         "'forced_reauth_per_user_month < 0.5' or 'forced_reauth_per_user_month[office] <= 0.3'.",
+    )
+    optimize: Optimize | None = Field(
+        default=None,
+        description="What `tokensim optimize` chooses: decision variables (dotted paths), an objective, "
+        "requirements and a budget (docs/optimize.md).",
+    )
+    uncertain: Uncertain | None = Field(
+        default=None,
+        description="Ranges of what is not known (dotted paths), explored by a Latin hypercube common to "
+        "every candidate of `tokensim optimize` and by `tokensim explore`.",
     )
     invariants: tuple[Invariant, ...] = Field(
         default=(),
@@ -577,23 +595,39 @@ class Scenario(_Section):
             kind = PydanticCustomError("scenario_rule", "{message}", {"message": message})
             errors.append(InitErrorDetails(type=kind, loc=loc, input=value))
 
-        if self.sweep is not None:
-            config = {
-                k: v for k, v in self.to_config().items() if k not in ("sweep", "requirements", "invariants")
-            }
-            for loc, path in self.sweep.override_locations():
-                problem = check_path(config, path)
-                if problem is not None:
-                    error(loc, problem, path)
+        optional = ("sweep", "requirements", "invariants", "optimize", "uncertain")
+        config = {k: v for k, v in self.to_config().items() if k not in optional}
+        locations = self.sweep.override_locations() if self.sweep is not None else []
+        decided: dict[str, tuple[str, ...]] = {}
+        for section in ("optimize", "uncertain"):
+            block = getattr(self, section)
+            for path in block.over if block is not None else {}:
+                locations.append(((section, "over", path), path))
+                if section == "uncertain" and path in decided:
+                    error((section, "over", path), f"{path!r} is also a decision variable (optimize.over); "
+                          "a value is either chosen or uncertain", path)
+                decided.setdefault(path, (section,))
+        for loc, path in locations:
+            problem = check_path(config, path)
+            if problem is not None:
+                error(loc, problem, path)
         personas = {p.name for p in self.population}
-        for index, text in enumerate(self.requirements):
-            persona = parse_requirement(text).persona
-            if persona is not None and persona not in personas:
+
+        def check_persona(persona: str | None, loc: tuple[str | int, ...], text: str) -> None:
+            if persona is not None and persona != "*" and persona not in personas:
                 hint = suggest(persona, sorted(personas))
                 message = f"no persona named {persona!r} in the population"
                 names = ", ".join(sorted(personas))
                 message += f"; did you mean {hint!r}?" if hint else f" (personas: {names})"
-                error(("requirements", index), message, text)
+                error(loc, message, text)
+
+        for index, text in enumerate(self.requirements):
+            check_persona(parse_requirement(text).persona, ("requirements", index), text)
+        if self.optimize is not None:
+            for index, text in enumerate(self.optimize.subject_to):
+                check_persona(parse_requirement(text).persona, ("optimize", "subject_to", index), text)
+            for text in self.optimize.objectives:
+                check_persona(parse_objective(text)[1], ("optimize", self.optimize.sense), text)
         if errors:
             raise ValidationError.from_exception_data(type(self).__name__, errors)
         return self
@@ -609,11 +643,12 @@ class Scenario(_Section):
     def to_config(self) -> dict[str, Any]:
         """The fully resolved scenario (every default applied) in its YAML form; JSON-serialisable.
 
-        `sweep`, `requirements` and `invariants` appear only when the scenario has them, and a persona's
-        `threats` only when it has that section (so a plain scenario's form, recorded in every
-        summary.json, does not depend on these optional sections).
+        `sweep`, `requirements`, `invariants`, `optimize` and `uncertain` appear only when the scenario has
+        them, and a persona's `threats` only when it has that section (so a plain scenario's form, recorded
+        in every summary.json, does not depend on these optional sections).
         """
-        exclude = {name for name in ("sweep", "requirements", "invariants") if not getattr(self, name)}
+        optional = ("sweep", "requirements", "invariants", "optimize", "uncertain")
+        exclude = {name for name in optional if not getattr(self, name)}
         config = self.model_dump(mode="json", exclude=exclude)
         for persona in config["population"]:  # `threats` only where a persona has the section
             if persona.get("threats") is None:
@@ -628,6 +663,9 @@ class Scenario(_Section):
                     persona.pop(name, None)
         if "sweep" in config:
             config["sweep"] = {key: value for key, value in config["sweep"].items() if value is not None}
+        for section in ("optimize", "uncertain"):
+            if section in config:
+                config[section] = _without_nulls(config[section])
         return config
 
     def with_overrides(

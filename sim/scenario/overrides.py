@@ -19,10 +19,11 @@ from sim.scenario.paths import PathError, apply_overrides
 
 
 def base_config(scenario: Scenario) -> dict[str, Any]:
-    """The scenario's YAML form without its sweep and requirements: what every cell starts from."""
+    """The scenario's YAML form without its sweep, requirements, optimize and uncertain sections: what every
+    cell (and every candidate of an optimisation) starts from."""
     config = scenario.to_config()
-    config.pop("sweep", None)
-    config.pop("requirements", None)
+    for section in ("sweep", "requirements", "optimize", "uncertain"):
+        config.pop(section, None)
     return config
 
 

@@ -24,6 +24,8 @@ FIXED_FIELDS: dict[str, str] = {
     "replications": "every cell runs the scenario's replications (differences are paired by replication)",
     "sweep": "a sweep cannot change the sweep",
     "requirements": "requirements apply to every cell; they are not swept",
+    "optimize": "the optimize section is not a simulation parameter",
+    "uncertain": "the uncertain section is not a simulation parameter",
     "name": "the name is not a simulation parameter",
     "description": "the description is not a simulation parameter",
 }

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.cli.options import add_output_options, add_scenario_overrides, load_with_overrides, scenario_path
+from sim.cli.options import (
+    add_output_options,
+    add_precision_options,
+    add_scenario_overrides,
+    load_with_overrides,
+    precision_target,
+    scenario_path,
+)
 from sim.ingest import FORMATS
 
 HELP = "run a scenario and write its tables and summary"
@@ -23,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--events", metavar="FORMAT", choices=EVENT_FORMATS,
         help=f"also write every token event as this vendor's log ({', '.join(EVENT_FORMATS)})",
     )
+    add_precision_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,10 +43,15 @@ def run(args: argparse.Namespace) -> int:
     outcome = api.run_to(scenario, args.out, fmt=args.format, force=args.force, workers=args.workers,
                          scheduler=args.scheduler, allow_large=args.allow_large,
                          worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
-                         report=args.report, events=args.events)
+                         report=args.report, events=args.events, precision=precision_target(args))
     if not args.quiet:
         console = output_console()
         run_summary(outcome.summary, console, outcome.seconds, args.out)
+        if outcome.precision is not None:
+            done = outcome.precision
+            state = "every headline metric met it" if done.met else (
+                "not met at the cap for " + ", ".join(w.metric for w in done.unmet))
+            console.print(f"precision {done.target.text()}: {done.replications} replications; {state}")
         if args.report:
             console.print(f"wrote {args.out / 'report.html'}", style="dim")
     return 0

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.cli.options import add_output_options, add_scenario_overrides, load_with_overrides, scenario_path
+from sim.cli.options import (
+    add_output_options,
+    add_precision_options,
+    add_scenario_overrides,
+    load_with_overrides,
+    precision_target,
+    scenario_path,
+)
 
 HELP = "run every cell of a scenario's sweep on common random numbers and compare the cells"
 
@@ -17,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     add_scenario_overrides(parser)
     add_output_options(parser)
+    add_precision_options(parser)
     parser.add_argument(
         "--resume", action="store_true", help="finish an interrupted sweep: run only the missing cells"
     )
@@ -34,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         result = api.sweep(scenario, args.out, resume=args.resume, force=args.force, fmt=args.format,
                            workers=args.workers, scheduler=args.scheduler, allow_large=args.allow_large,
                            worker_timeout=args.worker_timeout, progress=make_progress(args.quiet),
-                           report=args.report)
+                           report=args.report, precision=precision_target(args))
     except (KeyboardInterrupt, ShardFailure):
         print(f"tokensim: finished cells are saved in {args.out}/cells: run the same command with --resume "
               "to finish", file=sys.stderr)
