@@ -87,6 +87,14 @@ def test_compare_writes_every_file(compared: Path) -> None:
     assert "](tradeoff.svg)" in (compared / "comparison.md").read_text()
 
 
+def test_policies_are_listed_in_words(compared: Path) -> None:
+    text = (compared / "comparison.md").read_text()
+    entra = next(line for line in text.splitlines() if line.startswith("- `entra_id`"))
+    # Entra ID's access tokens live a random 60-90 minutes: shown in words, not as JSON
+    assert "access_token_lifetime uniform(low 1h, high 90m)" in entra, entra
+    assert "{" not in entra
+
+
 def test_comparison_table_has_one_row_per_preset_persona_and_metric(compared: Path) -> None:
     table = pd.read_parquet(compared / "comparison.parquet")
     assert list(table.columns) == ["preset", "persona", "metric", "mean", "ci_low", "ci_high", "unit"]

@@ -58,7 +58,7 @@ from sim.experiments.precision import PrecisionTarget, until_precise
 from sim.experiments.progress import Progress
 from sim.experiments.selection import Feasibility, feasibility, kim_nelson
 from sim.report.numbers import formatter, num
-from sim.report.optimize_words import check_words
+from sim.report.optimize_words import check_words, moot_sliding_words
 from sim.run.executors import WORKER_TIMEOUT
 from sim.run.shards import default_workers
 from sim.scenario.model import Scenario
@@ -645,6 +645,9 @@ def answer(summary: OptimizeSummary) -> list[str]:
         lines.append(f"Kim and Nelson's procedure picked it among the {len(selection.feasible)} feasible "
                      f"candidates: it is the best with probability at least 95% unless another is within "
                      f"{num(selection.indifference)} of it.")
+    moot = moot_sliding_words(win.values, summary.resolved_scenario.get("policy", {}))
+    if moot:
+        lines.append(moot)
     also = [summary.candidate(i) for i in selection.feasible if i != win.id]
     if also:
         names = "; ".join(f"{c.label} ({metric} {fmt(c.objective)})" for c in also[:3])

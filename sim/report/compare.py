@@ -199,5 +199,12 @@ def _tradeoff_markdown(summary: ComparisonSummary, heading: str) -> list[str]:
 
 
 def _plain(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    """A policy value in words: `1h`, or a random one as `uniform(low 1h, high 90m)`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        (kind, params), = value.items()
+        if isinstance(params, dict):
+            return f"{kind}({', '.join(f'{k} {_plain(v)}' for k, v in params.items())})"
+    return json.dumps(value, separators=(",", ":"))
 

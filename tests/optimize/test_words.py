@@ -1,16 +1,19 @@
 """How an optimisation's answer, evidence and exploration read in the cases the example met: a single
 feasible candidate, a requirement without a value in some replications, a requirement that fails almost
-everywhere, and tables of many named columns (no simulation here)."""
+everywhere, tables of many named columns, and a sliding lifetime that cannot act (checked once against a
+simulation)."""
 
 from __future__ import annotations
 
 import math
 
+from sim import api
 from sim.analysis.optimization import ConstraintCheck, ExploreBox, ExploreRequirement
 from sim.experiments.explore import _answer
 from sim.experiments.selection import feasibility
-from sim.report.optimize_words import check_cell, check_words
+from sim.report.optimize_words import check_cell, check_words, moot_sliding_words
 from sim.report.render import markdown_to_html
+from sim.scenario.loader import scenario_from_dict
 from sim.scenario.optimize import Variable
 
 DWELL = "attacker_dwell_days_p95 <= 14"
@@ -48,3 +51,28 @@ def test_table_headers_wrap_after_underscores_but_cells_do_not():
     page = markdown_to_html("| `max_tokens_per_user` | plain |\n| --- | --- |\n| a_b | 1 |\n", "t", {})
     assert "<th><code>max_<wbr>tokens_<wbr>per_<wbr>user</code></th>" in page
     assert "<td>a_b</td>" in page
+
+
+def test_a_sliding_lifetime_past_the_absolute_one_is_said_to_be_moot():
+    visma = {"absolute_anchor": "chain", "idle_tolerance": "0s", "absolute_lifetime": "unlimited"}
+    chosen = {"policy.absolute_lifetime": "12d", "policy.sliding_lifetime": "16d"}
+    assert "every sliding lifetime from 12d up" in moot_sliding_words(chosen, visma)
+    shorter = {**chosen, "policy.sliding_lifetime": "11d"}
+    assert moot_sliding_words(shorter, visma) == ""
+    assert moot_sliding_words({"policy.sliding_lifetime": "16d"}, visma) == ""  # no absolute limit at all
+    tokens = {**visma, "absolute_anchor": "token"}  # each rotated token's own limit: sliding still acts
+    assert moot_sliding_words(chosen, tokens) == ""
+
+
+def test_what_the_moot_note_claims_holds_in_the_simulation():
+    """Sliding 16d and no sliding limit at all give the same results under a 12-day absolute lifetime."""
+    scenario = scenario_from_dict({
+        "name": "moot-sliding", "description": "d", "seed": 3, "horizon": "60d", "replications": 2,
+        "policy": {"preset": "visma_connect", "absolute_lifetime": "12d", "sliding_lifetime": "16d"},
+        "population": [{"name": "p", "users": 30, "devices": 2, "activity": {
+            "sessions_per_day": 0.4, "session_duration": {"exponential": {"mean": "1h"}}}}],
+    })
+    sixteen = api.run(scenario, workers=1)
+    unlimited = api.run(scenario, workers=1, policy__sliding_lifetime="unlimited")
+    assert sixteen.summary.metrics == unlimited.summary.metrics
+    assert api.metric(sixteen, "forced_reauth_per_user_month").mean > 0
