@@ -47,11 +47,13 @@ def test_every_property_event_and_cause_is_documented() -> None:
         assert f"`{word}`" in text or f"never: {word}" in text, word
 
 
-def test_the_invariant_examples_validate() -> None:
-    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", _text(), flags=re.S) if b.startswith("invariants:")]
-    assert len(blocks) >= 2
+@pytest.mark.parametrize("doc", [DOC, ROOT / "README.md"], ids=["verify.md", "README.md"])
+def test_the_invariant_examples_validate(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("invariants:")]
+    assert blocks, f"no invariants: example in {doc.name}"
     for block in blocks:
-        scenario = scenario_from_yaml(HEAD + block, "docs/verify.md")
+        scenario = scenario_from_yaml(HEAD + block, doc.name)
         assert scenario.invariants
 
 
