@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from sim import __version__
+from sim.core.stop import Terminated, clear_stop, request_stop
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -55,10 +58,6 @@ class UsageError(Exception):
     """A bad command line: reported with exit status 2."""
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: unwind like Ctrl-C (workers stopped, temporary files removed)."""
-
-
 def _literal(text: str) -> str:
     """Help text with `%` kept literal (argparse %-formats every help string, but a description only when
     it holds `%(prog)`, so a description is passed as it is)."""
@@ -80,8 +79,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_main_pid = 0
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    if os.getpid() != _main_pid:  # a worker forked before it set its own handler: end as SIGTERM would
+        os._exit(128 + signum)
+    request_stop()  # remembered: the exception is lost when the handler runs inside an at-fork hook
     raise Terminated()
+
+
+def _unraisable(unraisable: Any) -> None:
+    """Python's hook for exceptions it cannot raise, silent for a `Terminated` (recorded, raised later)."""
+    if not isinstance(unraisable.exc_value, Terminated):
+        sys.__unraisablehook__(unraisable)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,7 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
+    global _main_pid
+    _main_pid = os.getpid()
+    clear_stop()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _unraisable
     try:
         return _dispatch(args)
     except Terminated:
@@ -102,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
+        clear_stop()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from typing import Any
 
 from sim import __version__
 from sim.core.output import new_file_mode, write_text_atomic
+from sim.core.stop import check_stop
 
 MANIFEST = ".tokensim-manifest.json"
 STAGING_PREFIX = ".tokensim-staging-"
@@ -217,6 +218,7 @@ class ResultSet:
         `in_place`: files this write already put into the folder itself (a sweep's cells, saved as they
         finished so that a killed sweep can resume), listed in the manifest as they are.
         """
+        check_stop()  # a SIGTERM whose exception was lost must not let the results be swapped in
         old = Manifest.read(self.out)
         groups = set(replace_groups) if replace_groups is not None else (
             None if self.group == "results" else {self.group}

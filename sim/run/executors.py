@@ -26,6 +26,7 @@ from concurrent.futures import as_completed as futures_completed
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from sim.core.stop import check_stop
 from sim.run.shards import Executor, ShardResult, ShardTask, default_workers, run_shard
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def local_executor(workers: int) -> Iterator[Executor]:
     if workers <= 1:
         def in_process(tasks: list[ShardTask], _workers: int) -> Iterator[tuple[ShardTask, ShardResult]]:
             for task in tasks:
+                check_stop()
                 yield task, run_shard(task)
 
         yield in_process
@@ -58,6 +60,7 @@ def local_executor(workers: int) -> Iterator[Executor]:
         futures = {pool.submit(run_shard, task): task for task in tasks}
         try:
             for future in futures_completed(futures):
+                check_stop()
                 yield futures.pop(future), future.result()
         finally:
             for future in futures:
@@ -119,6 +122,7 @@ def dask_executor(client: Client, worker_timeout: float = WORKER_TIMEOUT) -> Exe
             while not completed.is_empty():
                 batch = completed.next_batch(block=False) or _wait(completed, watch)
                 for future in batch:
+                    check_stop()
                     if future.status != "finished":  # cancelled (the scheduler went away) or failed
                         error = future.exception() if future.status == "error" else None
                         reason = error or "the cluster lost it"
