@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.analysis.summary import build_summary
-from sim.experiments.run import write_run
+from sim.core.resultset import ResultSet
 from sim.model import streams
 from sim.model.behaviour import blocks
 from sim.model.schedule import WeeklySchedule
@@ -55,6 +55,13 @@ from sim.scenario import Scenario, load_scenario
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "office.yaml"
 DAY = 86400.0
+
+
+def write_run(result, out: Path, fmt: str) -> None:
+    """Write a run's tables and summary into `out` as `tokensim run` does (staged, then swapped in)."""
+    with ResultSet.open(out, "run", force=True) as results:
+        result.write(results, fmt)
+        results.commit()
 
 
 def _task(scenario: Scenario, users: int, spool: TableSpool | None = None) -> ShardTask:
