@@ -57,10 +57,8 @@ from sim.ingest.pipeline import IngestOptions, IngestResult
 from sim.ingest.pipeline import ingest as _ingest
 from sim.ingest.trace import Trace
 from sim.ingest.trace import read_trace as _read_trace
-from sim.probe.clock import ProbeClock, RateLimiter
-from sim.probe.login import LoginSource
 from sim.probe.result import ProbeResult
-from sim.probe.workflow import probe as _probe
+from sim.probe.workflow import probe
 from sim.report import ReportPaths, build_report, plots
 from sim.report import tables as _tables
 from sim.report.plots import metric_heatmap, metric_over_values, pareto_front, save_figure
@@ -419,44 +417,6 @@ def verify(scenario: ScenarioLike, *, examples: int = DEFAULT_EXAMPLES, seed: in
     return verify_scenario(_scenario(scenario), examples=examples, seed=seed, source=_source(scenario))
 
 
-def probe(
-    token_endpoint: str,
-    client_id: str,
-    *,
-    login: str | LoginSource | None = None,
-    login_command: str | None = None,
-    client_secret: str | None = None,
-    scope: str | None = None,
-    client_auth: str = "post",
-    max_wait: float | str = "1m",
-    max_logins: int = 10,
-    rate: float = 5.0,
-    max_requests: int = 500,
-    max_time: float | str | None = None,
-    timeout: float = 15.0,
-    out: str | os.PathLike[str] | None = None,
-    force: bool = False,
-    progress: Progress | None = None,
-    clock: ProbeClock | None = None,
-    limiter: RateLimiter | None = None,
-) -> ProbeResult:
-    """`tokensim probe`: run a budgeted plan of experiments against a live token endpoint with a test account
-    and return what its refresh-token policy is, each field with its evidence (docs/probe.md).
-
-    `login` is `"password:USER:PASSWORD"` (the password grant at `token_endpoint`) or a `LoginSource`
-    (`sim.probe.CallableLogin(function)`); `login_command` a command that prints a token response. Bounds:
-    `max_wait` (longest duration measured by waiting), `max_logins`, `rate` (requests per second, real
-    time), `max_requests`, `max_time` (default: the plan's worst case), `timeout` per request. `out` writes
-    the `policy:` YAML there and the evidence beside it (`<stem>.evidence.json`); a file the probe did not
-    write is replaced only with `force`. `clock` moves the probe's time (default real time; tests pass the
-    server's own clock). Raises ConfigError for bad input, OutputError for an unusable `out`, and
-    `sim.probe.session.ProbeError` when the endpoint cannot be probed at all (unreachable, first login or
-    refresh refused). Replays may revoke the test account's sessions.
-    """
-    return _probe(token_endpoint, client_id, login=login, login_command=login_command,
-                  client_secret=client_secret, scope=scope, client_auth=client_auth, max_wait=max_wait,
-                  max_logins=max_logins, rate=rate, max_requests=max_requests, max_time=max_time,
-                  timeout=timeout, out=out, force=force, progress=progress, clock=clock, limiter=limiter)
 
 
 def summary(result: RunResult) -> RunSummary:

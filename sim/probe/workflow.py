@@ -48,7 +48,19 @@ def probe(
     clock: ProbeClock | None = None,
     limiter: RateLimiter | None = None,
 ) -> ProbeResult:
-    """Probe a token endpoint (see `sim.api.probe`)."""
+    """`tokensim probe`: run a budgeted plan of experiments against a live token endpoint with a test account
+    and return what its refresh-token policy is, each field with its evidence (docs/probe.md).
+
+    `login` is `"password:USER:PASSWORD"` (the password grant at `token_endpoint`) or a `LoginSource`
+    (`sim.probe.CallableLogin(function)`); `login_command` a command that prints a token response. Bounds:
+    `max_wait` (longest duration measured by waiting), `max_logins`, `rate` (requests per second, real
+    time), `max_requests`, `max_time` (default: the plan's worst case), `timeout` per request. `out` writes
+    the `policy:` YAML there and the evidence beside it (`<stem>.evidence.json`); a file the probe did not
+    write is replaced only with `force`. `clock` moves the probe's time (default real time; tests pass the
+    server's own clock). Raises ConfigError for bad input, OutputError for an unusable `out`, and
+    `sim.probe.session.ProbeError` when the endpoint cannot be probed at all (unreachable, first login or
+    refresh refused). Replays may revoke the test account's sessions.
+    """
     source = login_source(login, login_command)
     options = ProbeOptions(
         token_endpoint=token_endpoint,

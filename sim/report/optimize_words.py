@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sim.analysis.optimization import ConstraintCheck
-from sim.core.durations import format_duration, parse_duration
+from sim.core.durations import format_duration
+from sim.core.validation import ConfigError
+from sim.policy.model import Policy
 from sim.report.numbers import formatter
 from sim.scenario.requirements import parse_requirement
 
@@ -47,28 +49,25 @@ def check_cell(check: ConstraintCheck, point: bool) -> str:
             f"{requirement_value(check.requirement, check.bound)}{where})")
 
 
-def _seconds(value: Any) -> float | None:
-    """A policy duration in seconds, None when unlimited (or not a plain duration)."""
-    if value is None or str(value).strip().lower() in ("unlimited", "none"):
-        return None
-    try:
-        return parse_duration(value)
-    except (TypeError, ValueError):
-        return None
-
 
 def moot_sliding_words(values: Mapping[str, Any], policy: Mapping[str, Any]) -> str:
     """A note when the chosen sliding lifetime cannot matter: with the absolute lifetime counted from the
     login, a chain ends at min(last use + sliding + idle tolerance, login + absolute), so any sliding
     lifetime at least the absolute one (less the tolerance) gives the same chains ('' otherwise)."""
-    if "policy.sliding_lifetime" not in values or policy.get("absolute_anchor", "chain") != "chain":
+    chosen = {path.removeprefix("policy."): value for path, value in values.items()
+              if path.startswith("policy.")}
+    if "sliding_lifetime" not in chosen:
         return ""
-    sliding = _seconds(values["policy.sliding_lifetime"])
-    absolute = _seconds(values.get("policy.absolute_lifetime", policy.get("absolute_lifetime")))
-    tolerance = _seconds(policy.get("idle_tolerance")) or 0.0
-    if sliding is None or absolute is None or sliding + tolerance < absolute:
+    try:
+        resolved = Policy.from_dict({**policy, **chosen})
+    except ConfigError:
         return ""
-    shortest = format_duration(max(absolute - tolerance, 0.0))
+    sliding, absolute = resolved.sliding_lifetime, resolved.absolute_lifetime
+    if resolved.absolute_anchor != "chain" or sliding is None or absolute is None:
+        return ""
+    if sliding + resolved.idle_tolerance < absolute:
+        return ""
+    shortest = format_duration(max(absolute - resolved.idle_tolerance, 0.0))
     return (f"The sliding lifetime ({values['policy.sliding_lifetime']}) is at least the absolute lifetime "
             f"({format_duration(absolute)}), so it never ends a chain: every sliding lifetime from "
             f"{shortest} up (or none) gives the same results, and the absolute lifetime is the limit that "
