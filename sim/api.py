@@ -417,8 +417,6 @@ def verify(scenario: ScenarioLike, *, examples: int = DEFAULT_EXAMPLES, seed: in
     return verify_scenario(_scenario(scenario), examples=examples, seed=seed, source=_source(scenario))
 
 
-
-
 def summary(result: RunResult) -> RunSummary:
     """The run's summary (the content of summary.json): every metric's estimate, overall and per persona."""
     return result.summary
